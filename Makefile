@@ -1,0 +1,58 @@
+# logferry: the two commands a newcomer needs are in README.md (make demo, make test).
+GO      ?= go
+BIN     := bin/logferry
+PKGS    := ./...
+FUZZTIME ?= 10s
+
+.PHONY: all build demo test test-short bench bench-micro fuzz-smoke lint fmt vet tidy-check clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/logferry
+
+## demo: the agent on an embedded default (a simulated node), records to stdout.
+demo:
+	$(GO) run ./cmd/logferry agent --simulate
+
+## test: the whole suite, race detector on.
+test:
+	$(GO) test -race -count=1 -timeout 30m $(PKGS)
+
+test-short:
+	$(GO) test -short -count=1 $(PKGS)
+
+## bench: end-to-end throughput (1,000,000 CRI lines, 100 pods) plus the micro-benchmarks.
+bench: build
+	$(GO) run ./tools/bench -bin $(BIN)
+	$(GO) run ./tools/bench -bin $(BIN) -pods 1000 -lines 1000 -sinks discard
+	$(MAKE) bench-micro
+
+bench-micro:
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./internal/format/ ./internal/record/ ./internal/sink/
+
+## fuzz-smoke: every fuzz target briefly.
+fuzz-smoke:
+	@set -e; for pkg in ./internal/format ./internal/config ./internal/record; do \
+	  for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$target"; \
+	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s $$pkg; \
+	  done; \
+	done
+
+lint: vet tidy-check
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
+	@if command -v staticcheck >/dev/null; then staticcheck $(PKGS); else echo "staticcheck not installed: go install honnef.co/go/tools/cmd/staticcheck@latest"; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+tidy-check:
+	@cp go.mod /tmp/go.mod.bak; cp go.sum /tmp/go.sum.bak; $(GO) mod tidy; \
+	if ! git diff --quiet -- go.mod go.sum; then echo "go.mod/go.sum not tidy"; cp /tmp/go.mod.bak go.mod; cp /tmp/go.sum.bak go.sum; exit 1; fi
+
+clean:
+	rm -rf bin

@@ -1,0 +1,297 @@
+package agent
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/logferry/logferry/internal/config"
+	"github.com/logferry/logferry/internal/pipeline"
+	"github.com/logferry/logferry/internal/sink"
+)
+
+// criLines renders messages as containerd CRI lines.
+func criLines(msgs ...string) string {
+	var b strings.Builder
+	for i, m := range msgs {
+		fmt.Fprintf(&b, "2026-11-22T10:00:%02d.%09dZ stdout F %s\n", i%60, i+1, m)
+	}
+	return b.String()
+}
+
+func seq(prefix string, from, to int) []string {
+	var out []string
+	for i := from; i < to; i++ {
+		out = append(out, fmt.Sprintf("%s-%04d", prefix, i))
+	}
+	return out
+}
+
+func appendFile(t *testing.T, path, s string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(s); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+}
+
+func gzipFile(t *testing.T, src, dst string) {
+	t.Helper()
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	zw.Write(data)
+	zw.Close()
+	if err := os.WriteFile(dst, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func messages(rs []rec) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.Message
+	}
+	return out
+}
+
+// checkExactly asserts that got holds every want message exactly once, in order.
+func checkExactly(t *testing.T, got []rec, want []string) {
+	t.Helper()
+	g := messages(got)
+	if strings.Join(g, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("got %d records, want %d\n got: %v\nwant: %v", len(g), len(want), abbreviate(g), abbreviate(want))
+	}
+}
+
+func abbreviate(s []string) string {
+	if len(s) <= 12 {
+		return fmt.Sprint(s)
+	}
+	return fmt.Sprint(s[:6], " ... ", s[len(s)-6:])
+}
+
+func containerDir(t *testing.T, root string) string {
+	dir := filepath.Join(root, "pods", "ns_pod_uid", "app")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestRotationRenameWithLateWrites(t *testing.T) {
+	root := t.TempDir()
+	dir := containerDir(t, root)
+	live := filepath.Join(dir, "0.log")
+	appendFile(t, live, criLines(seq("a", 0, 50)...))
+	stop := startAgent(t, testConfig(t, root))
+	out := filepath.Join(root, "out.json")
+	waitFor(t, "first lines", 5*time.Second, func() bool { return len(readRecords(t, out)) >= 50 })
+	// The kubelet renames; the runtime writes a few more lines to the renamed file
+	// before it reopens; then the new file gets lines.
+	rotated := live + ".20261122-100000"
+	w, err := os.OpenFile(live, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(live, rotated); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // 0.log missing for a moment: normal
+	w.WriteString(criLines(seq("late", 0, 5)...))
+	w.Close()
+	appendFile(t, live, criLines(seq("b", 0, 50)...))
+	want := append(append(seq("a", 0, 50), seq("late", 0, 5)...), seq("b", 0, 50)...)
+	waitFor(t, "all lines", 5*time.Second, func() bool { return len(readRecords(t, out)) >= len(want) })
+	stop()
+	checkExactly(t, readRecords(t, out), want)
+}
+
+func TestGzipBackfillAfterDowntime(t *testing.T) {
+	root := t.TempDir()
+	dir := containerDir(t, root)
+	live := filepath.Join(dir, "0.log")
+	out := filepath.Join(root, "out.json")
+	appendFile(t, live, criLines(seq("a", 0, 20)...))
+	cfg := testConfig(t, root)
+	stop := startAgent(t, cfg)
+	waitFor(t, "first lines", 5*time.Second, func() bool { return len(readRecords(t, out)) >= 20 })
+	stop()
+	// While the agent is down: more lines, then two kubelet rotations; the first
+	// rotation is gzipped and its plain file removed.
+	appendFile(t, live, criLines(seq("b", 0, 20)...))
+	r1 := live + ".20261122-100000"
+	os.Rename(live, r1)
+	appendFile(t, live, criLines(seq("c", 0, 20)...))
+	gzipFile(t, r1, r1+".gz")
+	os.Remove(r1)
+	r2 := live + ".20261122-100010"
+	os.Rename(live, r2)
+	appendFile(t, live, criLines(seq("d", 0, 20)...))
+	stop = startAgent(t, cfg)
+	want := append(append(append(seq("a", 0, 20), seq("b", 0, 20)...), seq("c", 0, 20)...), seq("d", 0, 20)...)
+	waitFor(t, "all lines", 5*time.Second, func() bool { return len(readRecords(t, out)) >= len(want) })
+	time.Sleep(100 * time.Millisecond)
+	stop()
+	checkExactly(t, readRecords(t, out), want)
+}
+
+func TestPlainAndGzipCopyReadOnce(t *testing.T) {
+	root := t.TempDir()
+	dir := containerDir(t, root)
+	live := filepath.Join(dir, "0.log")
+	rotated := live + ".20261122-100000"
+	appendFile(t, rotated, criLines(seq("a", 0, 30)...))
+	gzipFile(t, rotated, rotated+".gz") // the kubelet's compression is half done
+	os.WriteFile(rotated+".gz.tmp", []byte("partial"), 0o644)
+	appendFile(t, live, criLines(seq("b", 0, 30)...))
+	out := filepath.Join(root, "out.json")
+	stop := startAgent(t, testConfig(t, root))
+	want := append(seq("a", 0, 30), seq("b", 0, 30)...)
+	waitFor(t, "all lines", 5*time.Second, func() bool { return len(readRecords(t, out)) >= len(want) })
+	os.Remove(rotated) // compression finishes
+	time.Sleep(300 * time.Millisecond)
+	stop()
+	checkExactly(t, readRecords(t, out), want)
+}
+
+func TestRestartFilesReadInOrder(t *testing.T) {
+	root := t.TempDir()
+	dir := containerDir(t, root)
+	appendFile(t, filepath.Join(dir, "1.log"), criLines(seq("second", 0, 40)...))
+	appendFile(t, filepath.Join(dir, "0.log"), criLines(seq("first", 0, 40)...))
+	out := filepath.Join(root, "out.json")
+	stop := startAgent(t, testConfig(t, root))
+	want := append(seq("first", 0, 40), seq("second", 0, 40)...)
+	waitFor(t, "all lines", 5*time.Second, func() bool { return len(readRecords(t, out)) >= len(want) })
+	stop()
+	got := readRecords(t, out)
+	checkExactly(t, got, want)
+	if got[0].Kubernetes.Container.RestartCount != 0 || got[79].Kubernetes.Container.RestartCount != 1 {
+		t.Fatalf("restart counts: %d, %d", got[0].Kubernetes.Container.RestartCount, got[79].Kubernetes.Container.RestartCount)
+	}
+}
+
+func TestTruncationRestartsAtZero(t *testing.T) {
+	root := t.TempDir()
+	dir := containerDir(t, root)
+	live := filepath.Join(dir, "0.log")
+	appendFile(t, live, criLines(seq("a", 0, 30)...))
+	out := filepath.Join(root, "out.json")
+	a, err := New(testConfig(t, root), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- a.Run(ctx) }()
+	waitFor(t, "first lines", 5*time.Second, func() bool { return len(readRecords(t, out)) >= 30 })
+	if err := os.Truncate(live, 0); err != nil { // copytruncate
+		t.Fatal(err)
+	}
+	appendFile(t, live, criLines(seq("b", 0, 3)...))
+	waitFor(t, "lines after truncation", 5*time.Second, func() bool { return len(readRecords(t, out)) >= 33 })
+	cancel()
+	<-done
+	checkExactly(t, readRecords(t, out), append(seq("a", 0, 30), seq("b", 0, 3)...))
+	if n := a.Tails().Stats().Truncations.Load(); n != 1 {
+		t.Fatalf("truncations counted %d, want 1", n)
+	}
+}
+
+// gateSink holds every batch until opened.
+type gateSink struct {
+	sink.Sink
+	open chan struct{}
+}
+
+func (g *gateSink) Consume(ctx context.Context, b *pipeline.Batch) error {
+	select {
+	case <-g.open:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return g.Sink.Consume(ctx, b)
+}
+
+func TestDeletedFileHeldUntilAcknowledged(t *testing.T) {
+	root := t.TempDir()
+	dir := containerDir(t, root)
+	live := filepath.Join(dir, "0.log")
+	appendFile(t, live, criLines(seq("a", 0, 100)...))
+	cfg := testConfig(t, root)
+	cfg.Pipeline.MaxBufferBytes = 1 << 20
+	cfg.Pipeline.ReadQuantum = 4 << 10 // many small chunks
+	gate := make(chan struct{})
+	a, err := New(cfg, Options{Logger: testLogger(t), NewSink: func(c config.Sink, l *slog.Logger) (sink.Sink, error) {
+		s, err := BuildSink(c, l)
+		return &gateSink{Sink: s, open: gate}, err
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- a.Run(ctx) }()
+	waitFor(t, "the file to be opened", 5*time.Second, func() bool { return len(a.Tails().Files()) == 1 })
+	os.Remove(live) // the container is removed while its lines are in flight
+	time.Sleep(200 * time.Millisecond)
+	close(gate)
+	out := filepath.Join(root, "out.json")
+	waitFor(t, "all lines", 5*time.Second, func() bool { return len(readRecords(t, out)) >= 100 })
+	waitFor(t, "the deleted file to be released", 5*time.Second, func() bool { return len(a.Tails().Files()) == 0 })
+	cancel()
+	<-done
+	checkExactly(t, readRecords(t, out), seq("a", 0, 100))
+	if lost := a.Tails().Stats().LostBytes.Load(); lost != 0 {
+		t.Fatalf("lost %d bytes", lost)
+	}
+}
+
+func TestDeletedBudgetCountsLoss(t *testing.T) {
+	root := t.TempDir()
+	dir := containerDir(t, root)
+	live := filepath.Join(dir, "0.log")
+	appendFile(t, live, criLines(seq("a", 0, 30000)...)) // more than the buffer holds
+	cfg := testConfig(t, root)
+	cfg.Sources.DeletedBudget = 1024
+	cfg.Pipeline.MaxBufferBytes = 1 << 20
+	cfg.Pipeline.ReadQuantum = 4 << 10
+	gate := make(chan struct{})
+	var once sync.Once
+	a, err := New(cfg, Options{Logger: testLogger(t), NewSink: func(c config.Sink, l *slog.Logger) (sink.Sink, error) {
+		s, err := BuildSink(c, l)
+		return &gateSink{Sink: s, open: gate}, err
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- a.Run(ctx) }()
+	waitFor(t, "the file to be opened", 5*time.Second, func() bool { return len(a.Tails().Files()) == 1 })
+	os.Remove(live)
+	waitFor(t, "the loss to be counted", 5*time.Second, func() bool { return a.Tails().Stats().LostBytes.Load() > 0 })
+	once.Do(func() { close(gate) })
+	cancel()
+	<-done
+	lost := a.Tails().Stats().Lost()
+	if lost[filepath.Join(root, "pods", "ns_pod_uid", "app")] == 0 {
+		t.Fatalf("loss not counted per container: %v", lost)
+	}
+}

@@ -1,0 +1,164 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Validate checks every rule and reports every broken one, as the
+// errors.Join of one *Error per problem naming the key path (Parse adds the
+// file and line; after flag overrides there are none). Sink types are checked
+// against the Options.SinkTypes c was parsed with, or DefaultSinkTypes.
+func (c *Config) Validate() error {
+	errs := c.validate()
+	if len(errs) == 0 {
+		return nil
+	}
+	out := make([]error, len(errs))
+	for i, e := range errs {
+		out[i] = e
+	}
+	return errors.Join(out...)
+}
+
+// rules collects the problems found by validate.
+type rules []*Error
+
+func (r *rules) add(key, format string, args ...any) {
+	*r = append(*r, &Error{Key: key, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (r *rules) durationAtLeast(key string, v, lo time.Duration) {
+	if v < lo {
+		r.add(key, "must be at least %v, got %v", lo, v)
+	}
+}
+
+func (r *rules) positive(key string, v time.Duration) {
+	if v <= 0 {
+		r.add(key, "must be more than 0, got %v", v)
+	}
+}
+
+func (r *rules) sizeAtLeast(key string, v, lo Size) {
+	if v < lo {
+		r.add(key, "must be at least %v, got %v", lo, v)
+	}
+}
+
+func (r *rules) sizeBetween(key string, v, lo, hi Size) {
+	if v < lo || v > hi {
+		r.add(key, "must be between %v and %v, got %v", lo, hi, v)
+	}
+}
+
+func (r *rules) oneOf(key, v string, allowed ...string) {
+	if !slices.Contains(allowed, v) {
+		r.add(key, "want one of %s; got %q", strings.Join(allowed, ", "), v)
+	}
+}
+
+var sinkName = regexp.MustCompile(`^[a-z0-9_-]+$`)
+
+func (c *Config) validate() []*Error {
+	var r rules
+	if c.NodeName == "" {
+		r.add("node_name", "must not be empty (the default is $NODE_NAME, else the hostname)")
+	}
+	if c.DataDir == "" {
+		r.add("data_dir", "must not be empty")
+	}
+
+	s := &c.Sources
+	if s.PodsDir == "" && s.DockerDir == "" {
+		r.add("sources", "no source enabled: set pods_dir or docker_dir")
+	}
+	r.durationAtLeast("sources.rescan_interval", s.RescanInterval, 100*time.Millisecond)
+	r.durationAtLeast("sources.poll_interval", s.PollInterval, 10*time.Millisecond)
+	r.oneOf("sources.read_from", s.ReadFrom, "beginning", "end")
+	r.sizeBetween("sources.max_line_bytes", s.MaxLineBytes, KiB, 64*MiB)
+	r.sizeBetween("sources.max_merged_bytes", s.MaxMergedBytes, KiB, 64*MiB)
+	r.positive("sources.partial_flush_timeout", s.PartialFlushTimeout)
+	r.positive("sources.close_inactive", s.CloseInactive)
+	r.sizeAtLeast("sources.deleted_budget", s.DeletedBudget, 0)
+	for i, p := range s.Exclude {
+		key := "sources.exclude[" + strconv.Itoa(i) + "]"
+		if p == "" {
+			r.add(key, "empty pattern")
+		} else if _, err := filepath.Match(p, ""); err != nil {
+			r.add(key, "invalid glob pattern %q: %v", p, err)
+		}
+	}
+
+	p := &c.Pipeline
+	r.sizeAtLeast("pipeline.max_buffer_bytes", p.MaxBufferBytes, MiB)
+	if p.MaxBufferBytes >= MiB && p.MaxBufferBytes < max(s.MaxLineBytes, s.MaxMergedBytes) {
+		r.add("pipeline.max_buffer_bytes", "must be at least sources.max_line_bytes and sources.max_merged_bytes (%v), got %v",
+			max(s.MaxLineBytes, s.MaxMergedBytes), p.MaxBufferBytes)
+	}
+	r.sizeBetween("pipeline.read_quantum", p.ReadQuantum, 4*KiB, 16*MiB)
+	if p.Workers < 0 || p.Workers > 256 {
+		r.add("pipeline.workers", "must be between 0 and 256, got %d", p.Workers)
+	}
+
+	r.durationAtLeast("checkpoint.interval", c.Checkpoint.Interval, 10*time.Millisecond)
+
+	c.validateSinks(&r)
+
+	r.positive("shutdown.deadline", c.Shutdown.Deadline)
+	r.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
+	r.oneOf("log.format", c.Log.Format, "json", "text")
+	return r
+}
+
+func (c *Config) validateSinks(r *rules) {
+	if len(c.Sinks) == 0 {
+		r.add("sinks", "at least one sink is required")
+	}
+	types := c.sinkTypes
+	if types == nil {
+		types = DefaultSinkTypes()
+	}
+	var typeNames []string
+	for t := range types {
+		if types[t] {
+			typeNames = append(typeNames, t)
+		}
+	}
+	slices.Sort(typeNames)
+	firstUse := map[string]int{}
+	for i, s := range c.Sinks {
+		key := "sinks[" + strconv.Itoa(i) + "]."
+		switch first, dup := firstUse[s.Name]; {
+		case s.Name == "":
+			r.add(key+"name", "required")
+		case !sinkName.MatchString(s.Name):
+			r.add(key+"name", "invalid sink name %q (use lowercase letters, digits, _ and -)", s.Name)
+		case dup:
+			r.add(key+"name", "duplicate sink name %q (also sinks[%d])", s.Name, first)
+		default:
+			firstUse[s.Name] = i
+		}
+		switch {
+		case s.Type == "":
+			r.add(key+"type", "required (one of: %s)", strings.Join(typeNames, ", "))
+		case !types[s.Type]:
+			r.add(key+"type", "unknown sink type %q (one of: %s)", s.Type, strings.Join(typeNames, ", "))
+		}
+		if s.Type == "file" && s.Path == "" {
+			r.add(key+"path", "required for sink type file")
+		}
+		r.sizeAtLeast(key+"max_size", s.MaxSize, 0)
+		if s.MaxFiles < 1 {
+			r.add(key+"max_files", "must be at least 1, got %d", s.MaxFiles)
+		}
+		r.sizeAtLeast(key+"batch.max_bytes", s.Batch.MaxBytes, 1)
+		r.positive(key+"batch.max_wait", s.Batch.MaxWait)
+	}
+}

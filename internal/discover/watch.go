@@ -1,0 +1,287 @@
+package discover
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+)
+
+// Handler receives what the watcher finds. Calls come from one goroutine, in order.
+type Handler interface {
+	// Sync delivers the complete set of groups found by a full scan. Groups that are not
+	// in the set no longer have a directory.
+	Sync(groups []Group)
+	// Changed says that files of g were created, renamed or removed (or g is new).
+	Changed(g Group)
+	// Written says that a file of the group with this key was written to.
+	Written(key string)
+}
+
+// Options configures a Watcher.
+type Options struct {
+	PodsDir        string // kubelet pod log root; "" disables
+	DockerDir      string // docker containers root; "" disables
+	RescanInterval time.Duration
+	Logger         *slog.Logger
+	// OnError is called for every problem found while scanning (unreadable directory,
+	// a root that is not a directory, a failed watch), with a short reason label.
+	OnError func(reason string, err error)
+}
+
+// Watcher discovers groups with inotify (through fsnotify) and a periodic full rescan as
+// a safety net: a missed event costs at most one rescan interval, never a file.
+type Watcher struct {
+	o  Options
+	h  Handler
+	fw *fsnotify.Watcher
+
+	mu      sync.Mutex
+	watched map[string]watchKind // directory -> what it is
+	byDir   map[string][]Group   // directory -> groups whose files live there
+}
+
+type watchKind uint8
+
+const (
+	kindPodsRoot watchKind = iota + 1
+	kindPodDir
+	kindGroupDir
+	kindDockerRoot
+)
+
+// New returns a watcher; Run starts it.
+func New(o Options, h Handler) (*Watcher, error) {
+	if o.RescanInterval <= 0 {
+		o.RescanInterval = 10 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.OnError == nil {
+		o.OnError = func(string, error) {}
+	}
+	fw, err := fsnotify.NewBufferedWatcher(4096)
+	if err != nil {
+		return nil, fmt.Errorf("discover: start inotify: %w", err)
+	}
+	return &Watcher{o: o, h: h, fw: fw, watched: map[string]watchKind{}, byDir: map[string][]Group{}}, nil
+}
+
+// Run scans, then follows events until ctx is done. It closes the inotify watcher on return.
+func (w *Watcher) Run(ctx context.Context) error {
+	defer w.fw.Close()
+	w.fullScan()
+	t := time.NewTicker(w.o.RescanInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			w.fullScan()
+		case ev, ok := <-w.fw.Events:
+			if !ok {
+				return nil
+			}
+			w.event(ev)
+		case err, ok := <-w.fw.Errors:
+			if !ok {
+				return nil
+			}
+			if errors.Is(err, fsnotify.ErrEventOverflow) {
+				w.o.Logger.Warn("inotify queue overflowed; rescanning everything")
+				w.fullScan()
+				continue
+			}
+			w.o.OnError("inotify", err)
+		}
+	}
+}
+
+// Rescan performs a full scan now (used by tests and on demand).
+func (w *Watcher) Rescan() { w.fullScan() }
+
+func (w *Watcher) event(ev fsnotify.Event) {
+	dir := filepath.Dir(ev.Name)
+	w.mu.Lock()
+	kind := w.watched[dir]
+	groups := w.byDir[dir]
+	w.mu.Unlock()
+	if ev.Op == fsnotify.Write || ev.Op == fsnotify.Chmod {
+		if kind == kindGroupDir || kind == kindPodDir {
+			base := filepath.Base(ev.Name)
+			for _, g := range groups {
+				if _, ok := g.ParseName(base); ok {
+					w.h.Written(g.Key)
+				}
+			}
+		}
+		return
+	}
+	switch kind {
+	case kindPodsRoot:
+		w.scanPodDir(filepath.Base(ev.Name))
+	case kindDockerRoot:
+		w.scanDockerDir(filepath.Base(ev.Name))
+	case kindPodDir:
+		// A container directory appeared or went, or (legacy layout) a file changed.
+		w.scanPodDir(filepath.Base(dir))
+	case kindGroupDir:
+		for _, g := range groups {
+			w.h.Changed(g)
+		}
+	}
+}
+
+// fullScan walks both roots and delivers the complete set of groups.
+func (w *Watcher) fullScan() {
+	var all []Group
+	if w.o.PodsDir != "" {
+		if names, ok := w.readRoot(w.o.PodsDir, kindPodsRoot); ok {
+			for _, n := range names {
+				all = append(all, w.scanPodDir(n)...)
+			}
+		}
+	}
+	if w.o.DockerDir != "" {
+		if names, ok := w.readRoot(w.o.DockerDir, kindDockerRoot); ok {
+			for _, n := range names {
+				all = append(all, w.scanDockerDir(n)...)
+			}
+		}
+	}
+	w.forgetMissing(all)
+	w.h.Sync(all)
+}
+
+// readRoot lists the directories of a root and makes sure the root is watched.
+func (w *Watcher) readRoot(root string, kind watchKind) ([]string, bool) {
+	ents, err := os.ReadDir(root)
+	if err != nil {
+		reason := "root_unreadable"
+		if fi, serr := os.Stat(root); serr == nil && !fi.IsDir() {
+			reason = "root_not_dir"
+			err = fmt.Errorf("%s is not a directory", root)
+		}
+		w.o.OnError(reason, err)
+		w.unwatch(root)
+		return nil, false
+	}
+	w.watch(root, kind)
+	var names []string
+	for _, e := range ents {
+		if e.IsDir() {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	return names, true
+}
+
+// scanPodDir (re)reads one kubelet pod directory, watches it and its container
+// directories, and reports each group as changed. It returns the groups found.
+func (w *Watcher) scanPodDir(name string) []Group {
+	podDir := w.o.PodsDir + "/" + name
+	ents, err := os.ReadDir(podDir)
+	if err != nil {
+		if !os.IsNotExist(err) {
+			w.o.OnError("dir_unreadable", err)
+		}
+		w.unwatch(podDir)
+		return nil
+	}
+	w.watch(podDir, kindPodDir)
+	des := make([]dirEntry, 0, len(ents))
+	for _, e := range ents {
+		des = append(des, dirEntry{name: e.Name(), dir: e.IsDir()})
+	}
+	groups := podDirGroups(w.o.PodsDir, name, des)
+	legacy := !strings.Contains(name, "_")
+	if legacy {
+		w.mu.Lock()
+		w.byDir[podDir] = groups
+		w.mu.Unlock()
+	}
+	for _, g := range groups {
+		if !legacy {
+			w.watch(g.Dir, kindGroupDir)
+			w.mu.Lock()
+			w.byDir[g.Dir] = []Group{g}
+			w.mu.Unlock()
+		}
+		w.h.Changed(g)
+	}
+	return groups
+}
+
+func (w *Watcher) scanDockerDir(id string) []Group {
+	g := dockerGroup(w.o.DockerDir, id)
+	if fi, err := os.Stat(g.Dir); err != nil || !fi.IsDir() {
+		w.unwatch(g.Dir)
+		return nil
+	}
+	w.watch(g.Dir, kindGroupDir)
+	w.mu.Lock()
+	w.byDir[g.Dir] = []Group{g}
+	w.mu.Unlock()
+	w.h.Changed(g)
+	return []Group{g}
+}
+
+func (w *Watcher) watch(dir string, kind watchKind) {
+	w.mu.Lock()
+	_, ok := w.watched[dir]
+	if !ok {
+		w.watched[dir] = kind
+	}
+	w.mu.Unlock()
+	if ok {
+		return
+	}
+	if err := w.fw.Add(dir); err != nil {
+		w.o.OnError("watch_failed", fmt.Errorf("watch %s: %w", dir, err))
+		w.mu.Lock()
+		delete(w.watched, dir)
+		w.mu.Unlock()
+	}
+}
+
+func (w *Watcher) unwatch(dir string) {
+	w.mu.Lock()
+	_, ok := w.watched[dir]
+	delete(w.watched, dir)
+	delete(w.byDir, dir)
+	w.mu.Unlock()
+	if ok {
+		_ = w.fw.Remove(dir) // the directory may already be gone, which removes the watch
+	}
+}
+
+// forgetMissing drops bookkeeping for group directories that a full scan did not find.
+func (w *Watcher) forgetMissing(found []Group) {
+	keep := map[string]bool{w.o.PodsDir: true, w.o.DockerDir: true}
+	for _, g := range found {
+		keep[g.Dir] = true
+		keep[filepath.Dir(g.Dir)] = true
+	}
+	w.mu.Lock()
+	var gone []string
+	for d := range w.watched {
+		if !keep[d] {
+			gone = append(gone, d)
+		}
+	}
+	w.mu.Unlock()
+	for _, d := range gone {
+		w.unwatch(d)
+	}
+}

@@ -1,0 +1,75 @@
+package pipeline
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// Chunk is a run of records from one file, encoded as newline-terminated JSON documents.
+// Sinks may read Data until they call Done and must not keep it afterwards.
+type Chunk struct {
+	Data    []byte // one JSON document per line
+	Records int    // number of documents in Data
+	InBytes int64  // input bytes the records were read from
+
+	refs    atomic.Int32
+	tracker *Tracker
+	seq     uint64
+	budget  *Budget
+	held    int64
+	pool    *Pool
+}
+
+// Done acknowledges the chunk for one consumer. The last of the consumers it was sent
+// to releases its budget, acknowledges it to its file's tracker and recycles it.
+func (c *Chunk) Done() {
+	if c.refs.Add(-1) != 0 {
+		return
+	}
+	if c.tracker != nil {
+		c.tracker.Done(c.seq)
+	}
+	if c.budget != nil {
+		c.budget.Release(c.held)
+	}
+	if c.pool != nil {
+		c.pool.put(c)
+	}
+}
+
+// Seal binds c to its file's tracker (registering it with safe offset safe) and to the
+// budget it holds bytes of, and sets the number of consumers that will call Done.
+// It is called once, by the reader, before the chunk is handed on.
+func (c *Chunk) Seal(t *Tracker, safe int64, b *Budget, held int64, consumers int) {
+	c.tracker = t
+	c.seq = t.Add(safe)
+	c.budget = b
+	c.held = held
+	c.refs.Store(int32(consumers))
+}
+
+// Pool recycles chunk buffers. Chunks larger than the pool's cap are dropped to the
+// garbage collector so one giant line does not pin memory.
+type Pool struct {
+	p      sync.Pool
+	maxCap int
+}
+
+// NewPool returns a pool that keeps buffers up to maxCap bytes.
+func NewPool(maxCap int) *Pool { return &Pool{maxCap: maxCap} }
+
+// Get returns an empty chunk.
+func (p *Pool) Get() *Chunk {
+	if c, ok := p.p.Get().(*Chunk); ok {
+		return c
+	}
+	return &Chunk{pool: p}
+}
+
+func (p *Pool) put(c *Chunk) {
+	if cap(c.Data) > p.maxCap {
+		return
+	}
+	*c = Chunk{Data: c.Data[:0], pool: p}
+	p.p.Put(c)
+}

@@ -1,0 +1,200 @@
+package record
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/logferry/logferry/internal/format"
+)
+
+// Source is what every record of one file shares: where it was read and which
+// container wrote it. Fields that are unknown are left empty (RestartCount -1).
+type Source struct {
+	Path         string // the path the file was discovered at
+	Namespace    string
+	Pod          string
+	PodUID       string
+	Container    string
+	RestartCount int    // -1 when the layout does not say
+	ContainerID  string // docker layout: the directory's container id
+	Runtime      string // "docker" for the docker layout; empty when unknown
+	FileID       uint64 // the file's stable identity (fingerprint), the first half of event.id
+}
+
+// Prefix holds the parts of a record that are constant for one file, rendered once
+// (DESIGN.md: metadata that is constant for a container is rendered once per container).
+// A Prefix is immutable after NewPrefix and may be shared between goroutines.
+type Prefix struct {
+	log  []byte // `,"log":{"file":{"path":"..."},"offset":`
+	tail []byte // `,"kubernetes":{...},"container":{...},"event":{"id":"<fileid>-`
+}
+
+// NewPrefix renders the constant parts of s.
+func NewPrefix(s Source) *Prefix {
+	p := &Prefix{}
+	p.log = append(p.log, `,"log":{"file":{"path":`...)
+	p.log = AppendStringS(p.log, s.Path)
+	p.log = append(p.log, `},"offset":`...)
+
+	t := p.tail
+	if s.Namespace != "" || s.Pod != "" || s.PodUID != "" || s.Container != "" {
+		t = append(t, `,"kubernetes":{`...)
+		sep := false
+		field := func(name string) {
+			if sep {
+				t = append(t, ',')
+			}
+			sep = true
+			t = append(t, '"')
+			t = append(t, name...)
+			t = append(t, `":`...)
+		}
+		if s.Namespace != "" {
+			field("namespace")
+			t = AppendStringS(t, s.Namespace)
+		}
+		if s.Pod != "" || s.PodUID != "" {
+			field("pod")
+			t = append(t, '{')
+			inner := false
+			if s.Pod != "" {
+				t = append(t, `"name":`...)
+				t = AppendStringS(t, s.Pod)
+				inner = true
+			}
+			if s.PodUID != "" {
+				if inner {
+					t = append(t, ',')
+				}
+				t = append(t, `"uid":`...)
+				t = AppendStringS(t, s.PodUID)
+			}
+			t = append(t, '}')
+		}
+		if s.Container != "" {
+			field("container")
+			t = append(t, `{"name":`...)
+			t = AppendStringS(t, s.Container)
+			if s.RestartCount >= 0 {
+				t = append(t, `,"restart_count":`...)
+				t = strconv.AppendInt(t, int64(s.RestartCount), 10)
+			}
+			t = append(t, '}')
+		}
+		t = append(t, '}')
+	}
+	if s.ContainerID != "" || s.Runtime != "" {
+		t = append(t, `,"container":{`...)
+		if s.ContainerID != "" {
+			t = append(t, `"id":`...)
+			t = AppendStringS(t, s.ContainerID)
+			if s.Runtime != "" {
+				t = append(t, ',')
+			}
+		}
+		if s.Runtime != "" {
+			t = append(t, `"runtime":`...)
+			t = AppendStringS(t, s.Runtime)
+		}
+		t = append(t, '}')
+	}
+	t = append(t, `,"event":{"id":"`...)
+	t = appendHex64(t, s.FileID)
+	t = append(t, '-')
+	p.tail = t
+	return p
+}
+
+// Encoder appends records. It caches the rendering of the current second, so it is
+// not safe for concurrent use; use one per goroutine.
+type Encoder struct {
+	sec    int64
+	secBuf []byte // "2006-01-02T15:04:05" of sec
+}
+
+// Append appends e as one JSON document followed by '\n'. readTime stands in for the
+// timestamp of entries that carry none (raw lines). The message is escaped and any
+// invalid UTF-8 replaced; e is not retained.
+func (enc *Encoder) Append(dst []byte, p *Prefix, e *format.Entry, readTime time.Time) []byte {
+	ts := e.Time
+	if ts.IsZero() {
+		ts = readTime
+	}
+	dst = append(dst, `{"@timestamp":"`...)
+	dst = enc.appendTime(dst, ts)
+	dst = append(dst, `","message":`...)
+	dst = AppendString(dst, e.Msg)
+	switch e.Stream {
+	case format.Stdout:
+		dst = append(dst, `,"stream":"stdout"`...)
+	case format.Stderr:
+		dst = append(dst, `,"stream":"stderr"`...)
+	}
+	dst = append(dst, p.log...)
+	dst = strconv.AppendInt(dst, e.Offset, 10)
+	switch {
+	case e.Truncated && e.Partial:
+		dst = append(dst, `,"flags":["partial","truncated"]`...)
+	case e.Truncated:
+		dst = append(dst, `,"flags":["truncated"]`...)
+	case e.Partial:
+		dst = append(dst, `,"flags":["partial"]`...)
+	}
+	dst = append(dst, '}')
+	if len(e.Attrs) > 0 {
+		dst = append(dst, `,"docker":{"attrs":{`...)
+		for i, a := range e.Attrs {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = AppendStringS(dst, a.Key)
+			dst = append(dst, ':')
+			dst = AppendStringS(dst, a.Value)
+		}
+		dst = append(dst, `}}`...)
+	}
+	dst = append(dst, p.tail...)
+	dst = strconv.AppendInt(dst, e.Offset, 16)
+	return append(dst, "\"}}\n"...)
+}
+
+// appendTime renders t in UTC as RFC 3339 with a nanosecond fraction trimmed of
+// trailing zeros (time.RFC3339Nano), caching the part down to the second.
+func (enc *Encoder) appendTime(dst []byte, t time.Time) []byte {
+	t = t.UTC()
+	sec := t.Unix()
+	if enc.secBuf == nil || sec != enc.sec {
+		enc.sec = sec
+		enc.secBuf = t.Truncate(time.Second).AppendFormat(enc.secBuf[:0], "2006-01-02T15:04:05")
+	}
+	dst = append(dst, enc.secBuf...)
+	if ns := t.Nanosecond(); ns != 0 {
+		var frac [10]byte
+		frac[0] = '.'
+		for i := 9; i >= 1; i-- {
+			frac[i] = byte('0' + ns%10)
+			ns /= 10
+		}
+		n := 10
+		for frac[n-1] == '0' {
+			n--
+		}
+		dst = append(dst, frac[:n]...)
+	}
+	return append(dst, 'Z')
+}
+
+func appendHex64(dst []byte, v uint64) []byte {
+	for shift := 60; shift >= 0; shift -= 4 {
+		dst = append(dst, hexDigits[(v>>uint(shift))&0xf])
+	}
+	return dst
+}
+
+// EventID returns the deterministic event.id of the line that starts at offset in the
+// file with identity fileID, as Append renders it.
+func EventID(fileID uint64, offset int64) string {
+	b := appendHex64(nil, fileID)
+	b = append(b, '-')
+	return string(strconv.AppendInt(b, offset, 16))
+}

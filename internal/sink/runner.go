@@ -1,0 +1,270 @@
+package sink
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/logferry/logferry/internal/pipeline"
+)
+
+// Defaults for RunnerOptions.
+const (
+	DefaultMaxBytes = 4 << 20
+	DefaultMaxWait  = 200 * time.Millisecond
+	DefaultLogEvery = 10 * time.Second
+)
+
+// RunnerOptions configures a Runner. Zero fields take their defaults.
+type RunnerOptions struct {
+	// MaxBytes flushes a batch before it would grow past this many bytes of chunk
+	// Data (default 4 MiB). A single chunk larger than MaxBytes is a batch of its own.
+	MaxBytes int
+	// MaxWait flushes a non-empty batch once this long has passed since its first
+	// chunk, even if more chunks keep arriving (default 200ms). See Runner for why a
+	// batch never waits for more input while the input is idle.
+	MaxWait time.Duration
+	// Backoff is the retry policy (default DefaultBackoff). Retries never give up.
+	Backoff Backoff
+	// Logger receives failure logs (default slog.Default()).
+	Logger *slog.Logger
+	// LogEvery rate-limits failure logs: the first failure is logged, then at most
+	// one failure log per LogEvery, carrying the number suppressed (default 10s).
+	LogEvery time.Duration
+
+	// Now and After replace time.Now and time.After (tests).
+	Now   func() time.Time
+	After func(time.Duration) <-chan time.Time
+}
+
+// Stats are a Runner's counters.
+type Stats struct {
+	Records  uint64 // records acknowledged
+	Bytes    uint64 // bytes of chunk Data acknowledged
+	Batches  uint64 // successful Consume calls
+	Retries  uint64 // Consume calls that repeated a batch after a failure
+	Failures uint64 // failed Consume calls
+	InFlight int64  // chunks received from the input and not yet acknowledged
+
+	LastError     string    // the last Consume error ("" if none yet)
+	LastErrorAt   time.Time // when it happened
+	LastSuccessAt time.Time // when Consume last succeeded
+	// Healthy is true when the last Consume succeeded (or none was made yet).
+	Healthy bool
+}
+
+// Runner drives one Sink: one goroutine (Run) takes chunks from an input channel,
+// batches them, calls Consume until it succeeds and then acknowledges the chunks.
+//
+// Batching prefers latency: a batch is flushed as soon as the input channel is
+// momentarily empty, when the next chunk would take it past MaxBytes, or when MaxWait
+// has passed since its first chunk while input kept arriving. Waiting for more input
+// while the input is idle would only add latency: throughput batching happens on its
+// own, because chunks queue up in the channel while Consume (a write, an fsync, a
+// request) is running, and the next batch takes all of them at once (group commit).
+type Runner struct {
+	sink     Sink
+	in       <-chan *pipeline.Chunk
+	maxBytes int
+	maxWait  time.Duration
+	backoff  Backoff
+	log      *slog.Logger
+	logEvery time.Duration
+	now      func() time.Time
+	after    func(time.Duration) <-chan time.Time
+
+	inflight atomic.Int64
+
+	mu sync.Mutex // guards st
+	st Stats
+
+	// used only by the Run goroutine
+	lastLog    time.Time // last failure log
+	suppressed int       // failure logs suppressed since lastLog
+	streak     int       // consecutive failures of the current batch
+	streakLog  bool      // a failure of the current streak was logged
+}
+
+// NewRunner returns a runner that feeds s from in.
+func NewRunner(s Sink, in <-chan *pipeline.Chunk, o RunnerOptions) *Runner {
+	r := &Runner{
+		sink:     s,
+		in:       in,
+		maxBytes: o.MaxBytes,
+		maxWait:  o.MaxWait,
+		backoff:  o.Backoff.withDefaults(),
+		log:      o.Logger,
+		logEvery: o.LogEvery,
+		now:      o.Now,
+		after:    o.After,
+	}
+	if r.maxBytes <= 0 {
+		r.maxBytes = DefaultMaxBytes
+	}
+	if r.maxWait <= 0 {
+		r.maxWait = DefaultMaxWait
+	}
+	if r.log == nil {
+		r.log = slog.Default()
+	}
+	if r.logEvery <= 0 {
+		r.logEvery = DefaultLogEvery
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	if r.after == nil {
+		r.after = time.After
+	}
+	r.log = r.log.With("sink", s.Name())
+	r.st.Healthy = true
+	return r
+}
+
+// Run consumes until in is closed and everything received has been consumed and
+// acknowledged (it returns nil), or until ctx is done (it returns ctx.Err() without
+// acknowledging the chunks not yet consumed: they were never accepted, so their
+// offsets are not committed). Run must be called at most once.
+func (r *Runner) Run(ctx context.Context) error {
+	in := r.in
+	var b pipeline.Batch
+	var next *pipeline.Chunk // received, but did not fit the previous batch
+	for {
+		if next != nil {
+			b.Add(next)
+			next = nil
+		} else {
+			if in == nil {
+				return nil
+			}
+			select {
+			case c, ok := <-in:
+				if !ok {
+					return nil
+				}
+				if c == nil {
+					continue
+				}
+				r.inflight.Add(1)
+				b.Add(c)
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		start := r.now()
+	fill:
+		for in != nil && b.Bytes < r.maxBytes {
+			if r.now().Sub(start) >= r.maxWait {
+				break
+			}
+			select {
+			case c, ok := <-in:
+				if !ok {
+					in = nil
+					break fill
+				}
+				if c == nil {
+					continue
+				}
+				r.inflight.Add(1)
+				if b.Bytes+len(c.Data) > r.maxBytes {
+					next = c
+					break fill
+				}
+				b.Add(c)
+			default:
+				break fill // input idle: flush now
+			}
+		}
+		if err := r.flush(ctx, &b); err != nil {
+			return err
+		}
+	}
+}
+
+// flush calls Consume until it succeeds, then acknowledges b; it returns only ctx's
+// error, leaving b unacknowledged.
+func (r *Runner) flush(ctx context.Context, b *pipeline.Batch) error {
+	for attempt := 0; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if attempt > 0 {
+			r.mu.Lock()
+			r.st.Retries++
+			r.mu.Unlock()
+		}
+		err := r.sink.Consume(ctx, b)
+		if err == nil {
+			r.succeeded(b)
+			return nil
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			// Most likely the cancellation itself made Consume fail; not a sink failure.
+			return cerr
+		}
+		r.failed(err, b)
+		select {
+		case <-r.after(r.backoff.Delay(attempt)):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (r *Runner) succeeded(b *pipeline.Batch) {
+	chunks, records, bytes := len(b.Chunks), b.Records, b.Bytes
+	b.Done()
+	r.inflight.Add(-int64(chunks))
+	now := r.now()
+	r.mu.Lock()
+	r.st.Records += uint64(records)
+	r.st.Bytes += uint64(bytes)
+	r.st.Batches++
+	r.st.LastSuccessAt = now
+	r.st.Healthy = true
+	r.mu.Unlock()
+	if r.streak > 0 {
+		if r.streakLog { // stay quiet about streaks whose failures were all suppressed
+			r.log.Info("sink recovered", "failed_attempts", r.streak)
+		}
+		r.streak, r.streakLog = 0, false
+	}
+}
+
+func (r *Runner) failed(err error, b *pipeline.Batch) {
+	now := r.now()
+	r.mu.Lock()
+	r.st.Failures++
+	r.st.LastError = err.Error()
+	r.st.LastErrorAt = now
+	r.st.Healthy = false
+	r.mu.Unlock()
+	r.streak++
+	if !r.lastLog.IsZero() && now.Sub(r.lastLog) < r.logEvery {
+		r.suppressed++
+		return
+	}
+	level := slog.LevelWarn
+	if IsPermanent(err) {
+		level = slog.LevelError
+	}
+	r.log.Log(context.Background(), level, "sink consume failed; will retry",
+		"err", err, "permanent", IsPermanent(err), "attempt", r.streak,
+		"chunks", len(b.Chunks), "records", b.Records, "bytes", b.Bytes,
+		"suppressed", r.suppressed)
+	r.lastLog = now
+	r.suppressed = 0
+	r.streakLog = true
+}
+
+// Stats returns a snapshot of the counters. It is safe for concurrent use.
+func (r *Runner) Stats() Stats {
+	r.mu.Lock()
+	s := r.st
+	r.mu.Unlock()
+	s.InFlight = r.inflight.Load()
+	return s
+}

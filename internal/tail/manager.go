@@ -1,0 +1,308 @@
+// Package tail reads log files through rotation, truncation and deletion, decodes
+// them, and hands encoded records to the sinks, registering every chunk with its file's
+// acknowledgement tracker so that checkpoints only cover what the sinks accepted.
+//
+// Files are grouped per container (discover.Group). Within a group files are read oldest
+// first and one at a time, so a container's lines leave in the order they were written;
+// a file is finished when it is read to its end and can grow no more (it is gzipped, it
+// was deleted, or a newer file of the container has data). Across groups, reading is
+// fair: each ready group reads at most one quantum per turn and then queues again.
+package tail
+
+import (
+	"context"
+	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/logferry/logferry/internal/checkpoint"
+	"github.com/logferry/logferry/internal/discover"
+	"github.com/logferry/logferry/internal/pipeline"
+)
+
+// Options configures a Manager.
+type Options struct {
+	MaxLineBytes        int
+	MaxMergedBytes      int
+	PartialFlushTimeout time.Duration
+	PollInterval        time.Duration
+	CloseInactive       time.Duration
+	DeletedBudget       int64
+	ReadQuantum         int
+	Workers             int
+	// ReadFromEnd starts files that have no checkpoint at their end, on the agent's first
+	// start only (when the store did not exist). Files found later always start at 0.
+	ReadFromEnd bool
+	Exclude     []string // filepath.Match patterns of paths never read
+
+	Store  *checkpoint.Store
+	Budget *pipeline.Budget
+	Pool   *pipeline.Pool
+	// Consumers is how many times each chunk will be acknowledged (the number of sinks).
+	Consumers int
+	// Send hands a sealed chunk to every sink. It blocks while sinks are full and
+	// returns an error only when ctx is done.
+	Send   func(ctx context.Context, c *pipeline.Chunk) error
+	Logger *slog.Logger
+	Stats  *Stats
+	Now    func() time.Time
+}
+
+func (o *Options) defaults() {
+	if o.MaxLineBytes <= 0 {
+		o.MaxLineBytes = 1 << 20
+	}
+	if o.MaxMergedBytes <= 0 {
+		o.MaxMergedBytes = 1 << 20
+	}
+	if o.PartialFlushTimeout <= 0 {
+		o.PartialFlushTimeout = 5 * time.Second
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = 250 * time.Millisecond
+	}
+	if o.CloseInactive <= 0 {
+		o.CloseInactive = time.Minute
+	}
+	if o.ReadQuantum <= 0 {
+		o.ReadQuantum = 256 << 10
+	}
+	if o.Workers <= 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	if o.Consumers <= 0 {
+		o.Consumers = 1
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Stats == nil {
+		o.Stats = &Stats{}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Pool == nil {
+		o.Pool = pipeline.NewPool(4 << 20)
+	}
+}
+
+// Manager owns every group and file. It implements discover.Handler.
+type Manager struct {
+	o     Options
+	queue *readyQueue
+	log   *limitedLogger
+
+	mu     sync.Mutex
+	groups map[string]*group
+}
+
+// group is one container's files, oldest first.
+type group struct {
+	g      discover.Group
+	mu     sync.Mutex // held for a whole read turn and by reconcile
+	files  []*file
+	gone   bool // the directory disappeared from the last full scan
+	queued atomic.Bool
+	again  atomic.Bool
+}
+
+// New returns a manager. Run starts its readers.
+func New(o Options) *Manager {
+	o.defaults()
+	return &Manager{
+		o:      o,
+		queue:  newReadyQueue(),
+		log:    newLimitedLogger(o.Logger, 10*time.Second),
+		groups: map[string]*group{},
+	}
+}
+
+// Stats returns the manager's counters.
+func (m *Manager) Stats() *Stats { return m.o.Stats }
+
+// Run reads until ctx is done, then returns once every reader has stopped. Records
+// already handed to the sinks stay there; nothing read but not sent is committed.
+func (m *Manager) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for i := 0; i < m.o.Workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m.worker(ctx)
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		m.poller(ctx)
+	}()
+	<-ctx.Done()
+	m.queue.close()
+	wg.Wait()
+	m.closeAll()
+	return nil
+}
+
+func (m *Manager) worker(ctx context.Context) {
+	w := newWorker(m)
+	for {
+		g := m.queue.pop()
+		if g == nil {
+			return
+		}
+		busy := w.turn(ctx, g)
+		g.queued.Store(false)
+		if ctx.Err() != nil {
+			return
+		}
+		if g.again.Swap(false) || busy {
+			m.queue.push(g)
+		}
+	}
+}
+
+// poller wakes idle groups whose files grew, flushes partial lines that waited too long,
+// closes acknowledged files and enforces the deleted-file budget.
+func (m *Manager) poller(ctx context.Context) {
+	t := time.NewTicker(m.o.PollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		m.mu.Lock()
+		groups := make([]*group, 0, len(m.groups))
+		for _, g := range m.groups {
+			groups = append(groups, g)
+		}
+		m.mu.Unlock()
+		now := m.o.Now()
+		var held int64
+		open := 0
+		for _, g := range groups {
+			if !g.mu.TryLock() {
+				continue // being read right now
+			}
+			ready, h, n := m.check(g, now)
+			empty := len(g.files) == 0 && g.gone
+			g.mu.Unlock()
+			held += h
+			open += n
+			if ready {
+				m.queue.push(g)
+			}
+			if empty {
+				m.mu.Lock()
+				if cur := m.groups[g.g.Key]; cur == g {
+					delete(m.groups, g.g.Key)
+				}
+				m.mu.Unlock()
+			}
+		}
+		m.o.Stats.DeletedHeld.Store(held)
+		m.o.Stats.FilesOpen.Store(int64(open))
+		if held > m.o.DeletedBudget && m.o.DeletedBudget > 0 {
+			m.enforceBudget(groups, held)
+		}
+	}
+}
+
+// Sync implements discover.Handler: a full scan finished.
+func (m *Manager) Sync(groups []discover.Group) {
+	present := make(map[string]bool, len(groups))
+	for _, g := range groups {
+		present[g.Key] = true
+	}
+	m.mu.Lock()
+	for k, g := range m.groups {
+		if !present[k] {
+			g.mu.Lock()
+			g.gone = true
+			g.mu.Unlock()
+		}
+	}
+	m.mu.Unlock()
+	if n := m.o.Store.NextGeneration(); n > 0 {
+		m.o.Logger.Debug("forgot checkpoints of files that are gone", "entries", n)
+	}
+}
+
+// Changed implements discover.Handler.
+func (m *Manager) Changed(dg discover.Group) {
+	m.mu.Lock()
+	g, ok := m.groups[dg.Key]
+	if !ok {
+		g = &group{g: dg}
+		m.groups[dg.Key] = g
+	}
+	m.mu.Unlock()
+	g.mu.Lock()
+	g.gone = false
+	m.reconcile(g)
+	g.mu.Unlock()
+	m.queue.push(g)
+}
+
+// Written implements discover.Handler.
+func (m *Manager) Written(key string) {
+	m.mu.Lock()
+	g := m.groups[key]
+	m.mu.Unlock()
+	if g != nil {
+		m.queue.push(g)
+	}
+}
+
+func (m *Manager) closeAll() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, g := range m.groups {
+		g.mu.Lock()
+		for _, f := range g.files {
+			f.close()
+		}
+		g.mu.Unlock()
+	}
+}
+
+// FileStatus describes one file for status output.
+type FileStatus struct {
+	Group     string
+	Path      string
+	Kind      string
+	Offset    int64 // read position
+	Committed int64 // acknowledged position
+	Size      int64
+	Deleted   bool
+	Done      bool
+}
+
+// Files returns the status of every open file.
+func (m *Manager) Files() []FileStatus {
+	m.mu.Lock()
+	groups := make([]*group, 0, len(m.groups))
+	for _, g := range m.groups {
+		groups = append(groups, g)
+	}
+	m.mu.Unlock()
+	var out []FileStatus
+	for _, g := range groups {
+		g.mu.Lock()
+		for _, f := range g.files {
+			st := FileStatus{Group: g.g.Key, Path: f.path, Kind: f.kind.String(), Offset: f.readOff, Size: f.size, Deleted: f.deleted, Done: f.done}
+			if f.tracker != nil {
+				st.Committed = f.tracker.Committed()
+			}
+			out = append(out, st)
+		}
+		g.mu.Unlock()
+	}
+	return out
+}
+
+var _ discover.Handler = (*Manager)(nil)

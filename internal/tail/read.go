@@ -1,0 +1,359 @@
+package tail
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"time"
+
+	"github.com/logferry/logferry/internal/format"
+	"github.com/logferry/logferry/internal/pipeline"
+	"github.com/logferry/logferry/internal/record"
+)
+
+// worker reads groups one turn at a time. Its buffers are reused across files, so
+// memory does not grow with the number of files.
+type worker struct {
+	m      *Manager
+	buf    []byte // one read; ReadQuantum bytes
+	big    []byte // lines longer than buf; allocated on demand, MaxLineBytes+1
+	enc    record.Encoder
+	chunk  *pipeline.Chunk
+	f      *file // the file being decoded, for emit
+	now    time.Time
+	emitFn func(*format.Entry)
+
+	reserved int64             // budget bytes reserved for this turn and not yet used
+	lines    int64
+	sealed   []*pipeline.Chunk // chunks of this turn, sent once the group is unlocked
+}
+
+func newWorker(m *Manager) *worker {
+	w := &worker{m: m, buf: make([]byte, m.o.ReadQuantum)}
+	w.emitFn = w.emit
+	w.chunk = m.o.Pool.Get()
+	return w
+}
+
+func (w *worker) emit(e *format.Entry) {
+	w.chunk.Data = w.enc.Append(w.chunk.Data, w.f.prefix, e, w.now)
+	w.chunk.Records++
+	w.lines++
+}
+
+// turn reads one quantum from group g, oldest file first, and reports whether the group
+// probably has more to read right away. The chunks it produces are handed to the sinks
+// after the group's lock is released, so a full sink queue never blocks discovery or
+// status; the group stays owned by this worker until then, so its order is kept.
+func (w *worker) turn(ctx context.Context, g *group) (busy bool) {
+	busy = w.readTurn(ctx, g)
+	for i, c := range w.sealed {
+		if err := w.m.o.Send(ctx, c); err != nil {
+			busy = false // stopping: the chunk is never fully acknowledged, so never committed
+		}
+		w.sealed[i] = nil
+	}
+	w.sealed = w.sealed[:0]
+	return busy
+}
+
+func (w *worker) readTurn(ctx context.Context, g *group) (busy bool) {
+	o := &w.m.o
+	reserve := int64(2 * o.ReadQuantum)
+	if err := o.Budget.Acquire(ctx, reserve); err != nil {
+		return false
+	}
+	w.reserved = reserve
+	defer func() {
+		if w.reserved > 0 {
+			o.Budget.Release(w.reserved)
+			w.reserved = 0
+		}
+	}()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	w.now = o.Now()
+	quantum := o.ReadQuantum
+	for quantum > 0 && w.reserved > 0 {
+		f := g.head()
+		if f == nil {
+			return false
+		}
+		n, atEOF, err := w.read(ctx, g, f, quantum)
+		if err != nil {
+			return false
+		}
+		quantum -= n
+		if !atEOF {
+			continue
+		}
+		if !f.finalSeen {
+			if w.isFinal(g, f) {
+				f.finalSeen = true // read once more: bytes may have landed before the check
+				continue
+			}
+			w.partialTimeout(ctx, f)
+			return false
+		}
+		if err := w.finish(ctx, g, f); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// head returns the oldest file that is not finished.
+func (g *group) head() *file {
+	for _, f := range g.files {
+		if !f.done && f.r != nil {
+			return f
+		}
+	}
+	return nil
+}
+
+// isFinal reports whether f can grow no more: it is gzipped, it was deleted, or a newer
+// file of the same container already has data (the runtime moved on).
+func (w *worker) isFinal(g *group, f *file) bool {
+	if f.name.Gz || f.deleted {
+		return true
+	}
+	after := false
+	for _, o := range g.files {
+		if o == f {
+			after = true
+			continue
+		}
+		if after && o.size > 0 {
+			return true
+		}
+		if after && o.r != nil && !o.name.Gz {
+			if fi, err := statReader(o.r); err == nil && fi.Size() > 0 {
+				o.size = fi.Size()
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// read reads up to max bytes of f from its read offset and decodes the complete lines.
+// atEOF is true when the file has nothing more to read right now.
+func (w *worker) read(ctx context.Context, g *group, f *file, max int) (n int, atEOF bool, err error) {
+	o := &w.m.o
+	if !f.name.Gz {
+		fi, serr := statReader(f.r)
+		if serr == nil {
+			_, _, nlink := devIno(fi)
+			f.deleted = nlink == 0
+			f.size = fi.Size()
+			if f.size < f.readOff && !f.skipping {
+				w.truncated(g, f)
+			}
+		}
+	}
+	if !f.fpKnown {
+		w.m.fingerprint(g, f, f.finalSeen)
+		if !f.fpKnown {
+			return 0, true, nil
+		}
+		if o.ReadFromEnd && !o.Store.Existed() && f.name.Live() {
+			f.readOff = lastLineStart(f.r, f.size)
+		}
+		w.m.track(f)
+	}
+	if max > len(w.buf) {
+		max = len(w.buf)
+	}
+	buf := w.buf[:max]
+	k, rerr := f.r.ReadAt(buf, f.readOff)
+	if rerr != nil && !errors.Is(rerr, io.EOF) {
+		o.Stats.OpenErrors.Add(1)
+		w.m.log.Warn("read_failed", "cannot read log file; will retry", "path", f.path, "offset", f.readOff, "err", rerr)
+		return 0, true, nil
+	}
+	if k == 0 {
+		return 0, true, nil
+	}
+	f.lastActive = w.now
+	w.f = f
+	data := buf[:k]
+	pos := 0
+	limit := int(w.reserved)
+	for pos < k && len(w.chunk.Data) < limit {
+		i := bytes.IndexByte(data[pos:], '\n')
+		if i < 0 {
+			break
+		}
+		start := f.readOff + int64(pos)
+		if f.skipping {
+			o.Stats.DroppedBytes.Add(int64(i))
+			f.skipping, f.holdOff = false, -1
+		} else {
+			w.line(f, data[pos:pos+i], start, start+int64(i)+1, false)
+		}
+		pos += i + 1
+	}
+	consumed := pos
+	if pos == 0 && k == max && len(w.chunk.Data) < limit {
+		// No newline in a full buffer: the current line is longer than one read.
+		consumed = w.longLine(f)
+	}
+	f.readOff += int64(consumed)
+	o.Stats.BytesRead.Add(int64(consumed))
+	if err := w.flush(ctx, f); err != nil {
+		return consumed, true, err
+	}
+	return consumed, k < max || consumed == 0, nil
+}
+
+// longLine handles a line that does not fit one read buffer: it is decoded whole if it
+// ends within MaxLineBytes, else its first MaxLineBytes are emitted as a truncated line
+// and the rest is skipped up to the next newline. It returns the bytes consumed.
+func (w *worker) longLine(f *file) int {
+	o := &w.m.o
+	if f.skipping {
+		k, _ := f.r.ReadAt(w.buf, f.readOff)
+		o.Stats.DroppedBytes.Add(int64(k))
+		return k
+	}
+	if w.big == nil {
+		w.big = make([]byte, o.MaxLineBytes+1)
+	}
+	k, _ := f.r.ReadAt(w.big, f.readOff)
+	data := w.big[:k]
+	if i := bytes.IndexByte(data, '\n'); i >= 0 {
+		w.line(f, data[:i], f.readOff, f.readOff+int64(i)+1, false)
+		return i + 1
+	}
+	if k <= o.MaxLineBytes {
+		return 0 // an incomplete long line: wait for the rest
+	}
+	cut := o.MaxLineBytes
+	w.line(f, data[:cut], f.readOff, f.readOff+int64(cut), true)
+	f.skipping, f.holdOff = true, f.readOff
+	return cut
+}
+
+func (w *worker) line(f *file, data []byte, off, end int64, truncated bool) {
+	if err := f.dec.Line(data, off, end, truncated, w.emitFn); err != nil {
+		reason := "malformed"
+		var fe *format.Error
+		if errors.As(err, &fe) {
+			reason = fe.Reason
+		}
+		w.m.o.Stats.addMalformed(reason)
+		w.m.log.Warn("malformed:"+reason, "malformed line skipped", "path", f.path, "offset", off, "err", err)
+	}
+}
+
+// flush hands the records decoded so far to the sinks, registering the chunk with the
+// file's tracker at the file's safe offset. A chunk without records just advances the
+// tracker (a run of malformed lines still moves the checkpoint).
+func (w *worker) flush(ctx context.Context, f *file) error {
+	o := &w.m.o
+	if d := f.dec.Dropped(); d > 0 {
+		o.Stats.DroppedBytes.Add(d)
+	}
+	c := w.chunk
+	safe := f.safeOffset()
+	if c.Records == 0 {
+		f.tracker.Advance(safe)
+		return nil
+	}
+	held := int64(len(c.Data))
+	if held > w.reserved {
+		if err := o.Budget.Acquire(ctx, held-w.reserved); err != nil {
+			c.Data, c.Records = c.Data[:0], 0
+			return err
+		}
+		w.reserved = held
+	}
+	w.reserved -= held
+	c.InBytes = 0
+	c.Seal(f.tracker, safe, o.Budget, held, o.Consumers)
+	o.Stats.LinesRead.Add(w.lines)
+	w.lines = 0
+	w.chunk = o.Pool.Get()
+	w.sealed = append(w.sealed, c)
+	return nil
+}
+
+// partialTimeout flushes a partial line that has waited PartialFlushTimeout for its
+// final fragment.
+func (w *worker) partialTimeout(ctx context.Context, f *file) {
+	if f.dec == nil {
+		return
+	}
+	off, ok := f.dec.Pending()
+	if !ok {
+		f.pendingSince = time.Time{}
+		return
+	}
+	if f.pendingSince.IsZero() || off != f.pendingOff {
+		f.pendingSince, f.pendingOff = w.now, off
+		return
+	}
+	if w.now.Sub(f.pendingSince) < w.m.o.PartialFlushTimeout {
+		return
+	}
+	w.f = f
+	f.dec.Flush(w.emitFn)
+	w.m.o.Stats.PartialFlush.Add(1)
+	f.pendingSince = time.Time{}
+	_ = w.flush(ctx, f)
+}
+
+// finish ends a file that can grow no more: an unterminated last line is decoded, any
+// partial line is flushed, and the file closes once acknowledged.
+func (w *worker) finish(ctx context.Context, g *group, f *file) error {
+	w.f = f
+	if f.dec != nil {
+		if w.big == nil {
+			w.big = make([]byte, w.m.o.MaxLineBytes+1)
+		}
+		k, _ := f.r.ReadAt(w.big, f.readOff)
+		if k > 0 {
+			if f.skipping {
+				w.m.o.Stats.DroppedBytes.Add(int64(k))
+				f.skipping, f.holdOff = false, -1
+			} else {
+				cut := k
+				if cut > w.m.o.MaxLineBytes {
+					cut = w.m.o.MaxLineBytes
+				}
+				w.line(f, w.big[:cut], f.readOff, f.readOff+int64(k), cut < k)
+			}
+			f.readOff += int64(k)
+		}
+		f.dec.Flush(w.emitFn)
+		if err := w.flush(ctx, f); err != nil {
+			return err
+		}
+	}
+	f.done = true
+	return nil
+}
+
+// truncated handles a file that shrank below the read offset (copytruncate, conmon's
+// log_size_max): reading restarts at 0 as a new file identity. Lines written between the
+// copy and the truncation may be lost by design of copytruncate; the event is counted.
+func (w *worker) truncated(g *group, f *file) {
+	o := &w.m.o
+	o.Stats.Truncations.Add(1)
+	w.m.log.Warn("truncated", "file shrank below the read offset; reading again from its start", "path", f.path, "offset", f.readOff, "size", f.size)
+	o.Store.Remove(f.key)
+	f.readOff, f.skipping, f.holdOff = 0, false, -1
+	f.fpKnown, f.finalSeen = false, false
+	f.dec, f.tracker = nil, nil
+	f.pendingSince = time.Time{}
+}
+
+func statReader(r reader) (os.FileInfo, error) {
+	if f, ok := r.(*os.File); ok {
+		return f.Stat()
+	}
+	return nil, errors.ErrUnsupported
+}

@@ -1,0 +1,203 @@
+package tail
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/logferry/logferry/internal/checkpoint"
+	"github.com/logferry/logferry/internal/discover"
+	"github.com/logferry/logferry/internal/format"
+	"github.com/logferry/logferry/internal/pipeline"
+	"github.com/logferry/logferry/internal/record"
+)
+
+// reconcile brings g.files in line with the directory: renamed files keep their reader
+// (identity is device + inode), new files are opened at their checkpoint, gzipped copies
+// of data already known are skipped. Files that vanished from the directory stay open
+// until read and acknowledged. Called with g.mu held.
+func (m *Manager) reconcile(g *group) {
+	ents, err := os.ReadDir(g.g.Dir)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			m.o.Stats.OpenErrors.Add(1)
+			m.log.Warn("dir_unreadable", "cannot list container log directory", "dir", g.g.Dir, "err", err)
+		}
+		return
+	}
+	for _, e := range ents {
+		n, ok := g.g.ParseName(e.Name())
+		if !ok {
+			continue
+		}
+		path := filepath.Join(g.g.Dir, e.Name())
+		if m.excluded(path) {
+			continue
+		}
+		fi, err := os.Lstat(path)
+		if err != nil {
+			continue // gone since ReadDir: normal during rotation
+		}
+		if !fi.Mode().IsRegular() {
+			continue // symlinks and devices are never followed here
+		}
+		dev, ino, _ := devIno(fi)
+		if f := g.byInode(dev, ino); f != nil {
+			if f.path != path {
+				if f.name.Live() && !n.Live() {
+					m.o.Stats.Rotations.Add(1)
+				}
+				f.path, f.name = path, n
+			}
+			if f.fpKnown {
+				m.o.Store.Touch(f.key)
+			}
+			continue
+		}
+		m.add(g, path, n, fi, dev, ino)
+	}
+	sort.SliceStable(g.files, func(i, j int) bool { return g.files[i].name.Less(g.files[j].name) })
+}
+
+func (g *group) byInode(dev, ino uint64) *file {
+	for _, f := range g.files {
+		if f.dev == dev && f.ino == ino && f.r != nil {
+			return f
+		}
+	}
+	return nil
+}
+
+// add opens a newly seen file, unless it is a copy of data the group already has or a
+// file already read to its end.
+func (m *Manager) add(g *group, path string, n discover.Name, fi os.FileInfo, dev, ino uint64) {
+	osf, err := os.Open(path)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			m.o.Stats.OpenErrors.Add(1)
+			m.log.Warn("open_failed", "cannot open log file", "path", path, "err", err)
+		}
+		return
+	}
+	f := &file{path: path, name: n, dev: dev, ino: ino, size: fi.Size(), lastActive: m.o.Now(), holdOff: -1}
+	if n.Gz {
+		zr, err := openGz(osf)
+		if err != nil {
+			osf.Close()
+			m.o.Stats.OpenErrors.Add(1)
+			m.log.Warn("bad_gzip", "cannot read gzipped log file", "path", path, "err", err)
+			return
+		}
+		f.r = zr
+		f.size = gzSize(osf)
+	} else {
+		f.r = osf
+	}
+	m.fingerprint(g, f, n.Gz)
+	if f.fpKnown {
+		// The same data under another name (a rotation and its .gz) is read once.
+		for _, o := range g.files {
+			if o.fpKnown && o.fp == f.fp {
+				f.close()
+				return
+			}
+		}
+		if e, ok := m.o.Store.Lookup(f.key); ok {
+			f.readOff = e.Offset
+			if !n.Live() && f.size >= 0 && e.Offset >= f.size {
+				f.close() // already read to its end
+				return
+			}
+		} else if m.o.ReadFromEnd && !m.o.Store.Existed() {
+			if !n.Live() {
+				f.close()
+				return
+			}
+			f.readOff = lastLineStart(f.r, f.size)
+		}
+		m.track(f)
+	}
+	m.o.Stats.FilesOpen.Add(1)
+	g.files = append(g.files, f)
+}
+
+// fingerprint computes f's identity once its first line is complete.
+func (m *Manager) fingerprint(g *group, f *file, final bool) {
+	if f.fpKnown || f.r == nil {
+		return
+	}
+	var buf [fingerprintMax]byte
+	k, err := f.r.ReadAt(buf[:], 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return
+	}
+	fp, _, ok := fingerprint(buf[:k], final)
+	if !ok {
+		return
+	}
+	f.fp, f.fpKnown = fp, true
+	f.key = checkpoint.Key{Group: g.g.Key, Fingerprint: fp, Dev: f.dev, Ino: f.ino}
+	if f.name.Gz {
+		f.key.Dev, f.key.Ino = 0, 0
+	}
+	f.kind = format.Detect(firstLine(buf[:k]))
+	f.dec = format.New(f.kind, format.Options{MaxMergedBytes: m.o.MaxMergedBytes})
+	src := g.g.Source
+	src.Path = f.path
+	if n := f.name; g.g.Layout == discover.Kubelet {
+		src.RestartCount = n.Restart
+	}
+	src.FileID = fp
+	if f.kind == format.KindRaw || f.kind == format.KindUnknown {
+		// Raw first lines need not be unique, so the inode takes part in event ids.
+		src.FileID ^= (f.dev*0x9e3779b97f4a7c15 ^ f.ino) * 0xbf58476d1ce4e5b9
+	}
+	f.prefix = record.NewPrefix(src)
+}
+
+// track starts acknowledgement tracking of f from its current read offset.
+func (m *Manager) track(f *file) {
+	store, key, path := m.o.Store, f.key, f.path
+	f.tracker = pipeline.NewTracker(f.readOff, func(off int64) { store.Commit(key, path, off, off) })
+}
+
+func firstLine(b []byte) []byte {
+	for i, c := range b {
+		if c == '\n' {
+			return b[:i]
+		}
+	}
+	return b
+}
+
+// lastLineStart returns the offset just after the last newline before size.
+func lastLineStart(r reader, size int64) int64 {
+	if size <= 0 {
+		return 0
+	}
+	const look = 64 << 10
+	start := size - look
+	if start < 0 {
+		start = 0
+	}
+	buf := make([]byte, size-start)
+	n, _ := r.ReadAt(buf, start)
+	for i := n - 1; i >= 0; i-- {
+		if buf[i] == '\n' {
+			return start + int64(i) + 1
+		}
+	}
+	return size
+}
+
+func (m *Manager) excluded(path string) bool {
+	for _, p := range m.o.Exclude {
+		if ok, _ := filepath.Match(p, path); ok {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,66 @@
+package tail
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// Stats are the collection counters. All fields are safe for concurrent use; a later
+// metrics layer exports them.
+type Stats struct {
+	LinesRead    atomic.Int64 // logical lines emitted
+	BytesRead    atomic.Int64 // input bytes consumed
+	Truncations  atomic.Int64 // files that shrank below the read offset
+	Rotations    atomic.Int64 // renames of a file that was being read
+	DroppedBytes atomic.Int64 // message bytes cut by the line and merge caps
+	LostBytes    atomic.Int64 // bytes given up (deleted-file budget)
+	OpenErrors   atomic.Int64 // files that could not be opened or read
+	FilesOpen    atomic.Int64
+	DeletedHeld  atomic.Int64 // bytes of deleted files still held open
+	PartialFlush atomic.Int64 // partial lines flushed without their final fragment
+
+	mu        sync.Mutex
+	malformed map[string]int64 // by reason
+	lost      map[string]int64 // by group key
+}
+
+func (s *Stats) addMalformed(reason string) {
+	s.mu.Lock()
+	if s.malformed == nil {
+		s.malformed = map[string]int64{}
+	}
+	s.malformed[reason]++
+	s.mu.Unlock()
+}
+
+func (s *Stats) addLost(group string, n int64) {
+	s.LostBytes.Add(n)
+	s.mu.Lock()
+	if s.lost == nil {
+		s.lost = map[string]int64{}
+	}
+	s.lost[group] += n
+	s.mu.Unlock()
+}
+
+// Malformed returns a copy of the malformed-line counts by reason.
+func (s *Stats) Malformed() map[string]int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int64, len(s.malformed))
+	for k, v := range s.malformed {
+		out[k] = v
+	}
+	return out
+}
+
+// Lost returns a copy of the bytes given up, by container group.
+func (s *Stats) Lost() map[string]int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int64, len(s.lost))
+	for k, v := range s.lost {
+		out[k] = v
+	}
+	return out
+}
