@@ -114,27 +114,28 @@ func Open(dir string) (*Store, error) {
 // start on this node (or the previous store was corrupt).
 func (s *Store) Existed() bool { return s.existed }
 
-// Lookup finds the entry of a file: by exact key first, then (for gzipped copies and
-// inode changes) by group and fingerprint alone; among several such entries the one with
-// the smallest offset wins, so an ambiguity re-reads rather than skips. A match marks the
-// entry as seen in the current scan generation.
+// Lookup finds the position of a file's content. The same content can have several
+// entries: the plain file (device, inode) and its gzipped copy, or a file re-created
+// under a new inode. Every entry of a group with the same fingerprint describes the
+// same bytes (the first line of a runtime-written log carries a nanosecond timestamp),
+// and each offset in them was acknowledged, so the furthest one wins: resuming from an
+// older one would replay lines, and could split a partial line that continued into the
+// container's next file. Matching entries are marked as seen in this scan generation.
 func (s *Store) Lookup(k Key) (Entry, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if e, ok := s.entries[k]; ok {
-		e.seen = s.gen
-		return *e, true
-	}
 	var best *Entry
 	for _, e := range s.entries {
-		if e.Group == k.Group && e.Fingerprint == k.Fingerprint && (best == nil || e.Offset < best.Offset) {
-			best = e
+		if e.Group == k.Group && e.Fingerprint == k.Fingerprint {
+			e.seen = s.gen
+			if best == nil || e.Offset > best.Offset {
+				best = e
+			}
 		}
 	}
 	if best == nil {
 		return Entry{}, false
 	}
-	best.seen = s.gen
 	return *best, true
 }
 

@@ -34,7 +34,9 @@ func TestStoreRoundTrip(t *testing.T) {
 	if !ok || e.Offset != 100 || e.Path != "/p/0.log" {
 		t.Fatalf("lookup = %+v %v", e, ok)
 	}
-	// A gzipped copy has other device/inode numbers: found by group + fingerprint.
+	// A gzipped copy has other device/inode numbers: found by group + fingerprint,
+	// and the furthest acknowledged offset of that content wins.
+	s2.Commit(Key{Group: "g", Fingerprint: 7}, "/p/0.log.gz", 60, 60)
 	e, ok = s2.Lookup(Key{Group: "g", Fingerprint: 7})
 	if !ok || e.Offset != 100 {
 		t.Fatalf("fingerprint lookup = %+v %v", e, ok)

@@ -190,12 +190,14 @@ func podDirGroups(podsDir, podDirName string, entries []dirEntry) []Group {
 
 // dockerGroup returns the group of a docker container directory.
 func dockerGroup(dockerDir, id string) Group {
-	return Group{
+	g := Group{
 		Key:    dockerDir + "/" + id,
 		Dir:    dockerDir + "/" + id,
 		Layout: Docker,
 		Source: record.Source{ContainerID: id, Runtime: "docker", RestartCount: -1},
 	}
+	dockerMetadata(g.Dir, &g.Source)
+	return g
 }
 
 type dirEntry struct {

@@ -224,10 +224,19 @@ func (w *Watcher) scanPodDir(name string) []Group {
 }
 
 func (w *Watcher) scanDockerDir(id string) []Group {
-	g := dockerGroup(w.o.DockerDir, id)
-	if fi, err := os.Stat(g.Dir); err != nil || !fi.IsDir() {
-		w.unwatch(g.Dir)
+	dir := w.o.DockerDir + "/" + id
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		w.unwatch(dir)
 		return nil
+	}
+	w.mu.Lock()
+	known := w.byDir[dir]
+	w.mu.Unlock()
+	var g Group
+	if len(known) == 1 && known[0].Source.Pod != "" {
+		g = known[0] // metadata read once; config.v2.json may appear after the log
+	} else {
+		g = dockerGroup(w.o.DockerDir, id)
 	}
 	w.watch(g.Dir, kindGroupDir)
 	w.mu.Lock()

@@ -60,8 +60,20 @@ func TestKillLoopLosesNothing(t *testing.T) {
 	}
 }
 
+var agentLogs strings.Builder
+
 func runKillLoop(t *testing.T, sc scenario) {
+	logLevel := "warn"
+	if os.Getenv("LOGFERRY_E2E_KEEP") != "" {
+		logLevel = "debug"
+	}
 	root := t.TempDir()
+	if keep := os.Getenv("LOGFERRY_E2E_KEEP"); keep != "" {
+		// Debugging: keep the node, the checkpoints and the output.
+		root = filepath.Join(keep, sc.name)
+		os.RemoveAll(root)
+		os.MkdirAll(root, 0o755)
+	}
 	node := filepath.Join(root, "node")
 	data := filepath.Join(root, "data")
 	outDir := filepath.Join(root, "out")
@@ -97,9 +109,14 @@ func runKillLoop(t *testing.T, sc scenario) {
 		"  poll_interval: 50ms\n  rescan_interval: 1s\n"+
 		"checkpoint:\n  interval: 100ms\n"+
 		"sinks:\n  - name: out\n    type: file\n    path: "+filepath.Join(outDir, "out.json")+"\n    max_size: 4MiB\n    max_files: 1000\n"+
-		"shutdown:\n  deadline: 20s\nlog:\n  level: warn\n")
+		"shutdown:\n  deadline: 20s\nlog:\n  level: "+logLevel+"\n")
 
 	kills := 0
+	defer func() {
+		if os.Getenv("LOGFERRY_E2E_KEEP") != "" {
+			os.WriteFile(filepath.Join(root, "agent.log"), []byte(agentLogs.String()), 0o644)
+		}
+	}()
 	agent := startAgent(t, cfg, root)
 	genFinished := false
 	for !genFinished {
@@ -167,6 +184,8 @@ func (p *agentProc) kill(t *testing.T) {
 	t.Helper()
 	_ = p.cmd.Process.Signal(syscall.SIGKILL)
 	<-p.done
+	agentLogs.WriteString(p.log.String())
+	agentLogs.WriteString("---- SIGKILL ----\n")
 }
 
 func (p *agentProc) term(t *testing.T, wait time.Duration) int {

@@ -129,7 +129,12 @@ func (c *container) writeDockerConfig(dir, id string) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "config.v2.json"), b, 0o600)
+	// Docker writes it atomically, before the container (and its log) starts.
+	tmp := filepath.Join(dir, ".config.v2.json.tmp")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(dir, "config.v2.json"))
 }
 
 // start opens the first instance.

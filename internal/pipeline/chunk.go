@@ -15,6 +15,7 @@ type Chunk struct {
 	refs    atomic.Int32
 	tracker *Tracker
 	seq     uint64
+	links   []link // more acknowledgements this chunk completes
 	budget  *Budget
 	held    int64
 	pool    *Pool
@@ -28,6 +29,9 @@ func (c *Chunk) Done() {
 	}
 	if c.tracker != nil {
 		c.tracker.Done(c.seq)
+	}
+	for _, l := range c.links {
+		l.t.Done(l.seq)
 	}
 	if c.budget != nil {
 		c.budget.Release(c.held)
@@ -47,6 +51,16 @@ func (c *Chunk) Seal(t *Tracker, safe int64, b *Budget, held int64, consumers in
 	c.held = held
 	c.refs.Store(int32(consumers))
 }
+
+type link struct {
+	t   *Tracker
+	seq uint64
+}
+
+// Link makes the chunk's final acknowledgement also acknowledge seq of t: used when a
+// line that started in an older file of a container ends in a newer one, so the older
+// file's end is only committed once that line is delivered. Call before handing on.
+func (c *Chunk) Link(t *Tracker, seq uint64) { c.links = append(c.links, link{t, seq}) }
 
 // Pool recycles chunk buffers. Chunks larger than the pool's cap are dropped to the
 // garbage collector so one giant line does not pin memory.
@@ -70,6 +84,6 @@ func (p *Pool) put(c *Chunk) {
 	if cap(c.Data) > p.maxCap {
 		return
 	}
-	*c = Chunk{Data: c.Data[:0], pool: p}
+	*c = Chunk{Data: c.Data[:0], links: c.links[:0], pool: p}
 	p.p.Put(c)
 }

@@ -23,7 +23,8 @@ type file struct {
 	key     checkpoint.Key
 
 	kind    format.Kind
-	dec     format.Decoder
+	serial  int64 // order of first read within the group; 0 until then
+	start   int64 // read offset when the file was first read
 	prefix  *record.Prefix
 	tracker *pipeline.Tracker
 
@@ -41,20 +42,38 @@ type file struct {
 	lost         bool // given up: closed without waiting for acknowledgement
 }
 
-// safeOffset is where reading would restart without losing anything: before any partial
-// line the decoder holds and before an over-long line being skipped.
-func (f *file) safeOffset() int64 {
+// safeOffset is where reading f would restart without losing anything: before any
+// partial line the group's decoder holds and before an over-long line being skipped. A
+// partial line carried over from an older file pins f at the offset it was first read
+// from, since the line's later pieces are somewhere in f.
+func (f *file) safeOffset(dec format.Decoder) int64 {
 	safe := f.readOff
 	if f.skipping && f.holdOff < safe {
 		safe = f.holdOff
 	}
-	if f.dec != nil {
-		if p, ok := f.dec.Pending(); ok && p < safe {
-			safe = p
+	if dec != nil {
+		if p, ok := dec.Pending(); ok {
+			s, off := splitOffset(p)
+			switch {
+			case s == f.serial && off < safe:
+				safe = off
+			case s < f.serial && f.start < safe:
+				safe = f.start
+			}
 		}
 	}
 	return safe
 }
+
+// The group's decoder sees offsets tagged with the file's serial in the high bits, so a
+// partial line can continue from one file of a container into the next (docker splits
+// long lines into pieces that a rotation can separate; so can containerd's P/F records)
+// and each entry can still be attributed to the file and offset it started at.
+const serialShift = 40 // files up to 1 TiB
+
+func tagOffset(serial, off int64) int64 { return serial<<serialShift | off }
+
+func splitOffset(v int64) (serial, off int64) { return v >> serialShift, v & (1<<serialShift - 1) }
 
 func (f *file) close() {
 	if f.r != nil {

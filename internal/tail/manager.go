@@ -19,6 +19,7 @@ import (
 
 	"github.com/logferry/logferry/internal/checkpoint"
 	"github.com/logferry/logferry/internal/discover"
+	"github.com/logferry/logferry/internal/format"
 	"github.com/logferry/logferry/internal/pipeline"
 )
 
@@ -95,8 +96,9 @@ type Manager struct {
 	queue *readyQueue
 	log   *limitedLogger
 
-	mu     sync.Mutex
-	groups map[string]*group
+	mu        sync.Mutex
+	groups    map[string]*group
+	instances map[string][]*group // docker instances of one container, see instance.go
 }
 
 // group is one container's files, oldest first.
@@ -106,7 +108,28 @@ type group struct {
 	files  []*file
 	gone   bool // the directory disappeared from the last full scan
 	queued atomic.Bool
+	// The decoder of the container instance being read, shared by its files in order
+	// so partial lines continue across rotations; see tagOffset.
+	dec        format.Decoder
+	decKind    format.Kind
+	decRestart int
+	nextSerial int64
+	links      []carried // older files whose end waits for a carried partial line
+
+	// For docker, the other instances of the same container (see instance.go).
+	inst    string
+	undone  atomic.Int32 // files not yet read to their end
+	hasData atomic.Bool  // some file has data
 	again  atomic.Bool
+}
+
+// carried is an older file that finished while its last line was still partial; the
+// file's end (slot seq of its tracker) is acknowledged with the chunk that delivers
+// the line.
+type carried struct {
+	f      *file
+	seq    uint64
+	serial int64
 }
 
 // New returns a manager. Run starts its readers.
@@ -116,7 +139,8 @@ func New(o Options) *Manager {
 		o:      o,
 		queue:  newReadyQueue(),
 		log:    newLimitedLogger(o.Logger, 10*time.Second),
-		groups: map[string]*group{},
+		groups:    map[string]*group{},
+		instances: map[string][]*group{},
 	}
 }
 
@@ -189,6 +213,7 @@ func (m *Manager) poller(ctx context.Context) {
 				continue // being read right now
 			}
 			ready, h, n := m.check(g, now)
+			g.updateState()
 			empty := len(g.files) == 0 && g.gone
 			g.mu.Unlock()
 			held += h
@@ -200,6 +225,7 @@ func (m *Manager) poller(ctx context.Context) {
 				m.mu.Lock()
 				if cur := m.groups[g.g.Key]; cur == g {
 					delete(m.groups, g.g.Key)
+					m.unregister(g)
 				}
 				m.mu.Unlock()
 			}
@@ -239,11 +265,20 @@ func (m *Manager) Changed(dg discover.Group) {
 	if !ok {
 		g = &group{g: dg}
 		m.groups[dg.Key] = g
+		m.register(g)
+	} else if g.g.Source.Pod == "" && dg.Source.Pod != "" {
+		// Docker metadata (config.v2.json) arrived after the directory was first seen.
+		m.unregister(g)
+		g.mu.Lock()
+		g.g = dg
+		g.mu.Unlock()
+		m.register(g)
 	}
 	m.mu.Unlock()
 	g.mu.Lock()
 	g.gone = false
 	m.reconcile(g)
+	g.updateState()
 	g.mu.Unlock()
 	m.queue.push(g)
 }

@@ -55,8 +55,8 @@ func (m *Manager) check(g *group, now time.Time) (ready bool, heldDeleted int64,
 		if !f.pendingSince.IsZero() && now.Sub(f.pendingSince) >= m.o.PartialFlushTimeout {
 			ready = true
 		}
-		if f.dec != nil {
-			if _, ok := f.dec.Pending(); ok && f.pendingSince.IsZero() {
+		if g.dec != nil {
+			if _, ok := g.dec.Pending(); ok && f.pendingSince.IsZero() {
 				ready = true // start the partial-line clock
 			}
 		}

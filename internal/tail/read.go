@@ -21,11 +21,12 @@ type worker struct {
 	big    []byte // lines longer than buf; allocated on demand, MaxLineBytes+1
 	enc    record.Encoder
 	chunk  *pipeline.Chunk
-	f      *file // the file being decoded, for emit
+	g      *group // the group being read
+	f      *file  // the file being read
 	now    time.Time
 	emitFn func(*format.Entry)
 
-	reserved int64             // budget bytes reserved for this turn and not yet used
+	reserved int64 // budget bytes reserved for this turn and not yet used
 	lines    int64
 	sealed   []*pipeline.Chunk // chunks of this turn, sent once the group is unlocked
 }
@@ -37,8 +38,20 @@ func newWorker(m *Manager) *worker {
 	return w
 }
 
+// emit encodes an entry, attributed to the file and offset where its first piece is.
 func (w *worker) emit(e *format.Entry) {
-	w.chunk.Data = w.enc.Append(w.chunk.Data, w.f.prefix, e, w.now)
+	serial, off := splitOffset(e.Offset)
+	src := w.f
+	if serial != src.serial {
+		for _, o := range w.g.files {
+			if o.serial == serial && o.prefix != nil {
+				src = o
+				break
+			}
+		}
+	}
+	e.Offset = off
+	w.chunk.Data = w.enc.Append(w.chunk.Data, src.prefix, e, w.now)
 	w.chunk.Records++
 	w.lines++
 }
@@ -72,8 +85,15 @@ func (w *worker) readTurn(ctx context.Context, g *group) (busy bool) {
 			w.reserved = 0
 		}
 	}()
+	if w.m.olderUnfinished(g) {
+		return false // an older instance of this container first
+	}
 	g.mu.Lock()
-	defer g.mu.Unlock()
+	defer func() {
+		g.updateState()
+		g.mu.Unlock()
+	}()
+	w.g = g
 	w.now = o.Now()
 	quantum := o.ReadQuantum
 	for quantum > 0 && w.reserved > 0 {
@@ -91,6 +111,7 @@ func (w *worker) readTurn(ctx context.Context, g *group) (busy bool) {
 		}
 		if !f.finalSeen {
 			if w.isFinal(g, f) {
+				o.Logger.Debug("file can grow no more; reading to its end", "path", f.path, "offset", f.readOff, "size", f.size, "deleted", f.deleted)
 				f.finalSeen = true // read once more: bytes may have landed before the check
 				continue
 			}
@@ -119,6 +140,9 @@ func (g *group) head() *file {
 func (w *worker) isFinal(g *group, f *file) bool {
 	if f.name.Gz || f.deleted {
 		return true
+	}
+	if f.name.Live() && w.m.newerHasData(g) {
+		return true // a newer instance of the container (docker restart) has written
 	}
 	after := false
 	for _, o := range g.files {
@@ -163,6 +187,11 @@ func (w *worker) read(ctx context.Context, g *group, f *file, max int) (n int, a
 			f.readOff = lastLineStart(f.r, f.size)
 		}
 		w.m.track(f)
+	}
+	if f.serial == 0 {
+		if err := w.bind(ctx, g, f); err != nil {
+			return 0, true, err
+		}
 	}
 	if max > len(w.buf) {
 		max = len(w.buf)
@@ -237,8 +266,31 @@ func (w *worker) longLine(f *file) int {
 	return cut
 }
 
+// bind makes f the file the group's decoder reads next. The decoder (and any partial
+// line it holds) carries over from the previous file of the same container instance
+// and format; otherwise what it holds is flushed and a new one starts.
+func (w *worker) bind(ctx context.Context, g *group, f *file) error {
+	g.nextSerial++
+	f.serial, f.start = g.nextSerial, f.readOff
+	if g.dec != nil && g.decKind == f.kind && g.decRestart == f.name.Restart {
+		return nil
+	}
+	if g.dec != nil {
+		w.m.o.Logger.Debug("decoder replaced; flushing partial lines", "path", f.path, "kind", f.kind, "was", g.decKind)
+		w.f = f
+		g.dec.Flush(w.emitFn)
+		w.m.o.Stats.PartialFlush.Add(1)
+		if err := w.flush(ctx, f); err != nil {
+			return err
+		}
+	}
+	g.dec = format.New(f.kind, format.Options{MaxMergedBytes: w.m.o.MaxMergedBytes})
+	g.decKind, g.decRestart = f.kind, f.name.Restart
+	return nil
+}
+
 func (w *worker) line(f *file, data []byte, off, end int64, truncated bool) {
-	if err := f.dec.Line(data, off, end, truncated, w.emitFn); err != nil {
+	if err := w.g.dec.Line(data, tagOffset(f.serial, off), tagOffset(f.serial, end), truncated, w.emitFn); err != nil {
 		reason := "malformed"
 		var fe *format.Error
 		if errors.As(err, &fe) {
@@ -254,14 +306,38 @@ func (w *worker) line(f *file, data []byte, off, end int64, truncated bool) {
 // tracker (a run of malformed lines still moves the checkpoint).
 func (w *worker) flush(ctx context.Context, f *file) error {
 	o := &w.m.o
-	if d := f.dec.Dropped(); d > 0 {
+	g := w.g
+	if d := g.dec.Dropped(); d > 0 {
 		o.Stats.DroppedBytes.Add(d)
 	}
 	c := w.chunk
-	safe := f.safeOffset()
+	safe := f.safeOffset(g.dec)
+	// Older files whose carried partial line is no longer pending end with this chunk.
+	var done []carried
+	if len(g.links) > 0 {
+		minSerial := int64(1) << 62
+		if p, ok := g.dec.Pending(); ok {
+			minSerial, _ = splitOffset(p)
+		}
+		keep := g.links[:0]
+		for _, l := range g.links {
+			if l.serial < minSerial {
+				done = append(done, l)
+			} else {
+				keep = append(keep, l)
+			}
+		}
+		g.links = keep
+	}
 	if c.Records == 0 {
 		f.tracker.Advance(safe)
+		for _, l := range done {
+			l.f.tracker.Done(l.seq)
+		}
 		return nil
+	}
+	for _, l := range done {
+		c.Link(l.f.tracker, l.seq)
 	}
 	held := int64(len(c.Data))
 	if held > w.reserved {
@@ -284,10 +360,10 @@ func (w *worker) flush(ctx context.Context, f *file) error {
 // partialTimeout flushes a partial line that has waited PartialFlushTimeout for its
 // final fragment.
 func (w *worker) partialTimeout(ctx context.Context, f *file) {
-	if f.dec == nil {
+	if w.g.dec == nil {
 		return
 	}
-	off, ok := f.dec.Pending()
+	off, ok := w.g.dec.Pending()
 	if !ok {
 		f.pendingSince = time.Time{}
 		return
@@ -299,18 +375,21 @@ func (w *worker) partialTimeout(ctx context.Context, f *file) {
 	if w.now.Sub(f.pendingSince) < w.m.o.PartialFlushTimeout {
 		return
 	}
+	w.m.o.Logger.Debug("partial line timed out; flushing", "path", f.path, "offset", f.readOff)
 	w.f = f
-	f.dec.Flush(w.emitFn)
+	w.g.dec.Flush(w.emitFn)
 	w.m.o.Stats.PartialFlush.Add(1)
 	f.pendingSince = time.Time{}
 	_ = w.flush(ctx, f)
 }
 
-// finish ends a file that can grow no more: an unterminated last line is decoded, any
-// partial line is flushed, and the file closes once acknowledged.
+// finish ends a file that can grow no more: an unterminated last line is decoded; a
+// partial line is carried into the container's next file if there is one (the file's
+// end is then acknowledged with that line), else flushed. The file closes once
+// acknowledged.
 func (w *worker) finish(ctx context.Context, g *group, f *file) error {
 	w.f = f
-	if f.dec != nil {
+	if g.dec != nil && f.serial != 0 {
 		if w.big == nil {
 			w.big = make([]byte, w.m.o.MaxLineBytes+1)
 		}
@@ -328,13 +407,48 @@ func (w *worker) finish(ctx context.Context, g *group, f *file) error {
 			}
 			f.readOff += int64(k)
 		}
-		f.dec.Flush(w.emitFn)
+		carry := false
+		if p, ok := g.dec.Pending(); ok {
+			if s, _ := splitOffset(p); s == f.serial {
+				if !g.hasNext(f) {
+					// The file may have been rotated and removed before discovery
+					// saw its successor: look at the directory now.
+					w.m.reconcile(g)
+				}
+				carry = g.hasNext(f)
+			}
+		}
+		if !carry {
+			if _, ok := g.dec.Pending(); ok {
+				w.m.o.Logger.Debug("file ended inside a partial line and no newer file follows; flushing", "path", f.path)
+			}
+			g.dec.Flush(w.emitFn)
+		}
 		if err := w.flush(ctx, f); err != nil {
 			return err
 		}
+		if carry {
+			g.links = append(g.links, carried{f: f, seq: f.tracker.Add(f.readOff), serial: f.serial})
+		}
 	}
 	f.done = true
+	w.m.o.Logger.Debug("file finished", "path", f.path, "offset", f.readOff)
 	return nil
+}
+
+// hasNext reports whether a newer file of the same container instance follows f.
+func (g *group) hasNext(f *file) bool {
+	after := false
+	for _, o := range g.files {
+		if o == f {
+			after = true
+			continue
+		}
+		if after && o.r != nil && !o.done && o.name.Restart == f.name.Restart {
+			return true
+		}
+	}
+	return false
 }
 
 // truncated handles a file that shrank below the read offset (copytruncate, conmon's
@@ -347,7 +461,12 @@ func (w *worker) truncated(g *group, f *file) {
 	o.Store.Remove(f.key)
 	f.readOff, f.skipping, f.holdOff = 0, false, -1
 	f.fpKnown, f.finalSeen = false, false
-	f.dec, f.tracker = nil, nil
+	f.tracker, f.serial = nil, 0
+	g.dec = nil
+	for _, l := range g.links {
+		l.f.tracker.Done(l.seq)
+	}
+	g.links = nil
 	f.pendingSince = time.Time{}
 }
 

@@ -1,6 +1,7 @@
 package tail
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"io/fs"
@@ -28,9 +29,19 @@ func (m *Manager) reconcile(g *group) {
 		}
 		return
 	}
-	for _, e := range ents {
-		n, ok := g.g.ParseName(e.Name())
+	names := make([]discover.Name, len(ents))
+	valid := make([]bool, len(ents))
+	for i, e := range ents {
+		names[i], valid[i] = g.g.ParseName(e.Name())
+	}
+	for i, e := range ents {
+		n, ok := names[i], valid[i]
 		if !ok {
+			continue
+		}
+		if n.Gz && hasPlainSibling(n, names, valid) {
+			// Still being compressed (docker writes the .gz in place and removes the
+			// plain file only once it is complete): read the plain file.
 			continue
 		}
 		path := filepath.Join(g.g.Dir, e.Name())
@@ -60,6 +71,15 @@ func (m *Manager) reconcile(g *group) {
 		m.add(g, path, n, fi, dev, ino)
 	}
 	sort.SliceStable(g.files, func(i, j int) bool { return g.files[i].name.Less(g.files[j].name) })
+}
+
+func hasPlainSibling(n discover.Name, names []discover.Name, valid []bool) bool {
+	for i, o := range names {
+		if valid[i] && !o.Gz && o.SameData(n) {
+			return true
+		}
+	}
+	return false
 }
 
 func (g *group) byInode(dev, ino uint64) *file {
@@ -108,6 +128,7 @@ func (m *Manager) add(g *group, path string, n discover.Name, fi os.FileInfo, de
 		if e, ok := m.o.Store.Lookup(f.key); ok {
 			f.readOff = e.Offset
 			if !n.Live() && f.size >= 0 && e.Offset >= f.size {
+				m.o.Logger.Debug("file already read to its end", "path", path, "fp", f.fp, "offset", e.Offset, "size", f.size)
 				f.close() // already read to its end
 				return
 			}
@@ -122,6 +143,7 @@ func (m *Manager) add(g *group, path string, n discover.Name, fi os.FileInfo, de
 	}
 	m.o.Stats.FilesOpen.Add(1)
 	g.files = append(g.files, f)
+	m.o.Logger.Debug("file opened", "path", path, "ino", ino, "fp", f.fp, "fp_known", f.fpKnown, "offset", f.readOff, "size", f.size)
 }
 
 // fingerprint computes f's identity once its first line is complete.
@@ -143,8 +165,11 @@ func (m *Manager) fingerprint(g *group, f *file, final bool) {
 	if f.name.Gz {
 		f.key.Dev, f.key.Ino = 0, 0
 	}
-	f.kind = format.Detect(firstLine(buf[:k]))
-	f.dec = format.New(f.kind, format.Options{MaxMergedBytes: m.o.MaxMergedBytes})
+	kind, certain := detectKind(f.r, buf[:k])
+	if !certain && g.decKind != format.KindUnknown {
+		kind = g.decKind // only garbage so far: trust the container's other files
+	}
+	f.kind = kind
 	src := g.g.Source
 	src.Path = f.path
 	if n := f.name; g.g.Layout == discover.Kubelet {
@@ -164,13 +189,33 @@ func (m *Manager) track(f *file) {
 	f.tracker = pipeline.NewTracker(f.readOff, func(off int64) { store.Commit(key, path, off, off) })
 }
 
-func firstLine(b []byte) []byte {
-	for i, c := range b {
-		if c == '\n' {
-			return b[:i]
+// detectMax bounds how far detection looks for the end of the first line: docker
+// pieces are 16 KiB before JSON escaping.
+const detectMax = 256 << 10
+
+// detectKind detects the format from the file's first line that parses as CRI or
+// docker json-file (the kubelet uses the first line; skipping garbage lines keeps one
+// malformed first line from turning a whole file into raw text). certain is false when
+// no line parsed, so the result is a guess (raw).
+func detectKind(r reader, head []byte) (k format.Kind, certain bool) {
+	data := head
+	if bytes.IndexByte(head, '\n') < 0 || len(head) == fingerprintMax {
+		buf := make([]byte, detectMax)
+		n, _ := r.ReadAt(buf, 0)
+		data = buf[:n]
+	}
+	for lines := 0; len(data) > 0 && lines < 64; lines++ {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		if k := format.Detect(line); k == format.KindCRI || k == format.KindDocker {
+			return k, true
 		}
 	}
-	return b
+	return format.KindRaw, false
 }
 
 // lastLineStart returns the offset just after the last newline before size.

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"compress/gzip"
 	"encoding/binary"
-	"errors"
 	"hash/fnv"
 	"io"
 	"os"
@@ -141,16 +140,21 @@ func (g *gzReader) fill(want int) error {
 		g.window = nw
 	}
 	g.window = g.window[:start+want]
-	n, err := io.ReadFull(g.zr, g.window[start:])
+	n := 0
+	var err error
+	for n < want && err == nil {
+		var k int
+		k, err = g.zr.Read(g.window[start+n:])
+		n += k
+	}
 	g.window = g.window[:start+n]
 	g.pos += int64(n)
-	if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
-		g.eof = true
-		if errors.Is(err, io.ErrUnexpectedEOF) && n == want {
-			return nil
-		}
+	if err == io.EOF {
+		g.eof = true // a complete gzip stream: the file is final
 		return nil
 	}
+	// io.ErrUnexpectedEOF here is a truncated stream (still being written, or
+	// damaged): an error, so the file is retried rather than taken as complete.
 	return err
 }
 
