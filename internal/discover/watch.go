@@ -137,6 +137,10 @@ func (w *Watcher) event(ev fsnotify.Event) {
 		w.scanPodDir(filepath.Base(dir))
 	case kindGroupDir:
 		for _, g := range groups {
+			if g.Layout == Docker && g.Source.Pod == "" {
+				w.scanDockerDir(filepath.Base(g.Dir)) // config.v2.json may be there now
+				continue
+			}
 			w.h.Changed(g)
 		}
 	}

@@ -120,7 +120,7 @@ type group struct {
 	inst    string
 	undone  atomic.Int32 // files not yet read to their end
 	hasData atomic.Bool  // some file has data
-	again  atomic.Bool
+	again   atomic.Bool
 }
 
 // carried is an older file that finished while its last line was still partial; the
@@ -136,9 +136,9 @@ type carried struct {
 func New(o Options) *Manager {
 	o.defaults()
 	return &Manager{
-		o:      o,
-		queue:  newReadyQueue(),
-		log:    newLimitedLogger(o.Logger, 10*time.Second),
+		o:         o,
+		queue:     newReadyQueue(),
+		log:       newLimitedLogger(o.Logger, 10*time.Second),
 		groups:    map[string]*group{},
 		instances: map[string][]*group{},
 	}
@@ -271,6 +271,11 @@ func (m *Manager) Changed(dg discover.Group) {
 		m.unregister(g)
 		g.mu.Lock()
 		g.g = dg
+		for _, f := range g.files {
+			if f.fpKnown {
+				m.setPrefix(g, f)
+			}
+		}
 		g.mu.Unlock()
 		m.register(g)
 	}

@@ -389,6 +389,9 @@ func (w *worker) partialTimeout(ctx context.Context, f *file) {
 // acknowledged.
 func (w *worker) finish(ctx context.Context, g *group, f *file) error {
 	w.f = f
+	// Which file comes next must be known exactly: look at the directory now rather
+	// than rely on events that may still be on their way.
+	w.m.reconcile(g)
 	if g.dec != nil && f.serial != 0 {
 		if w.big == nil {
 			w.big = make([]byte, w.m.o.MaxLineBytes+1)
@@ -410,11 +413,6 @@ func (w *worker) finish(ctx context.Context, g *group, f *file) error {
 		carry := false
 		if p, ok := g.dec.Pending(); ok {
 			if s, _ := splitOffset(p); s == f.serial {
-				if !g.hasNext(f) {
-					// The file may have been rotated and removed before discovery
-					// saw its successor: look at the directory now.
-					w.m.reconcile(g)
-				}
 				carry = g.hasNext(f)
 			}
 		}

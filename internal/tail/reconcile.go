@@ -21,7 +21,7 @@ import (
 // of data already known are skipped. Files that vanished from the directory stay open
 // until read and acknowledged. Called with g.mu held.
 func (m *Manager) reconcile(g *group) {
-	ents, err := os.ReadDir(g.g.Dir)
+	ents, err := stableList(g.g.Dir)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			m.o.Stats.OpenErrors.Add(1)
@@ -71,6 +71,43 @@ func (m *Manager) reconcile(g *group) {
 		m.add(g, path, n, fi, dev, ino)
 	}
 	sort.SliceStable(g.files, func(i, j int) bool { return g.files[i].name.Less(g.files[j].name) })
+}
+
+// stableList lists dir until two listings agree on every name's inode. A rotation
+// renames several files in a row (docker shifts .1 to .2 and the live file to .1); one
+// listing taken in the middle can miss a file entirely, and reading the files of a
+// container in order depends on seeing all of them.
+func stableList(dir string) ([]os.DirEntry, error) {
+	var prev map[string]uint64
+	for attempt := 0; ; attempt++ {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			return nil, err
+		}
+		cur := make(map[string]uint64, len(ents))
+		for _, e := range ents {
+			if fi, err := os.Lstat(filepath.Join(dir, e.Name())); err == nil {
+				_, ino, _ := devIno(fi)
+				cur[e.Name()] = ino
+			}
+		}
+		if attempt >= 4 || sameListing(prev, cur) {
+			return ents, nil
+		}
+		prev = cur
+	}
+}
+
+func sameListing(a, b map[string]uint64) bool {
+	if a == nil || len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
 }
 
 func hasPlainSibling(n discover.Name, names []discover.Name, valid []bool) bool {
@@ -170,12 +207,17 @@ func (m *Manager) fingerprint(g *group, f *file, final bool) {
 		kind = g.decKind // only garbage so far: trust the container's other files
 	}
 	f.kind = kind
+	m.setPrefix(g, f)
+}
+
+// setPrefix renders the constant part of f's records from the group's metadata.
+func (m *Manager) setPrefix(g *group, f *file) {
 	src := g.g.Source
 	src.Path = f.path
 	if n := f.name; g.g.Layout == discover.Kubelet {
 		src.RestartCount = n.Restart
 	}
-	src.FileID = fp
+	src.FileID = f.fp
 	if f.kind == format.KindRaw || f.kind == format.KindUnknown {
 		// Raw first lines need not be unique, so the inode takes part in event ids.
 		src.FileID ^= (f.dev*0x9e3779b97f4a7c15 ^ f.ino) * 0xbf58476d1ce4e5b9
