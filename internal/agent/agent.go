@@ -36,6 +36,9 @@ type Agent struct {
 	// set aside at start.
 	CheckpointErrors   atomic.Int64
 	CorruptCheckpoints atomic.Int64
+	// DiscoveryErrors counts the problems discovery reported (a root that is not a
+	// directory, an unreadable directory, a failed watch); each is also logged.
+	DiscoveryErrors atomic.Int64
 
 	abortOnce sync.Once
 	abort     chan struct{}
@@ -108,6 +111,7 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 		RescanInterval: src.RescanInterval,
 		Logger:         a.log,
 		OnError: func(reason string, err error) {
+			a.DiscoveryErrors.Add(1)
 			a.log.Warn("discovery problem", "reason", reason, "err", err)
 		},
 	}, a.tails)

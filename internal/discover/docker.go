@@ -11,6 +11,17 @@ import (
 	"github.com/logferry/logferry/internal/record"
 )
 
+// RefreshMetadata reads the docker metadata of g again if it has none yet (the
+// directory can be seen before config.v2.json is written). It reports whether g gained
+// metadata.
+func (g *Group) RefreshMetadata() bool {
+	if g.Layout != Docker || g.Source.Pod != "" {
+		return false
+	}
+	dockerMetadata(g.Dir, &g.Source)
+	return g.Source.Pod != ""
+}
+
 // dockerConfigMax bounds how much of config.v2.json is read.
 const dockerConfigMax = 1 << 20
 

@@ -282,9 +282,17 @@ func (m *Manager) Changed(dg discover.Group) {
 	m.mu.Unlock()
 	g.mu.Lock()
 	g.gone = false
+	// Metadata first: files must not be opened (their record prefix rendered) without it.
+	gained := g.g.RefreshMetadata()
 	m.reconcile(g)
 	g.updateState()
 	g.mu.Unlock()
+	if gained {
+		m.mu.Lock()
+		m.unregister(g)
+		m.register(g)
+		m.mu.Unlock()
+	}
 	m.queue.push(g)
 }
 

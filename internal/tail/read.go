@@ -173,7 +173,9 @@ func (w *worker) read(ctx context.Context, g *group, f *file, max int) (n int, a
 			_, _, nlink := devIno(fi)
 			f.deleted = nlink == 0
 			f.size = fi.Size()
-			if f.size < f.readOff && !f.skipping {
+			// Also while skipping the rest of an over-long line: a file truncated then
+			// would otherwise not be read again until it grew past the old offset.
+			if f.size < f.readOff {
 				w.truncated(g, f)
 			}
 		}
@@ -220,20 +222,34 @@ func (w *worker) read(ctx context.Context, g *group, f *file, max int) (n int, a
 		if f.skipping {
 			o.Stats.DroppedBytes.Add(int64(i))
 			f.skipping, f.holdOff = false, -1
+		} else if i > o.MaxLineBytes {
+			// Over the cap but within one read (max_line_bytes below read_quantum): cut
+			// as longLine cuts a line that does not fit a read.
+			w.m.log.Warn("line_truncated", "line longer than max_line_bytes: its first max_line_bytes are sent flagged truncated, the rest is skipped",
+				"path", f.path, "offset", start, "max_line_bytes", o.MaxLineBytes)
+			o.Stats.DroppedBytes.Add(int64(i - o.MaxLineBytes))
+			w.line(f, data[pos:pos+o.MaxLineBytes], start, start+int64(i)+1, true)
 		} else {
 			w.line(f, data[pos:pos+i], start, start+int64(i)+1, false)
 		}
 		pos += i + 1
 	}
 	consumed := pos
-	if pos == 0 && k == max && len(w.chunk.Data) < limit {
-		// No newline in a full buffer: the current line is longer than one read.
+	limited := len(w.chunk.Data) >= limit // stopped by this turn's budget, not by the data
+	if pos == 0 && (k == max || f.skipping) && !limited {
+		// No newline in a full buffer: the current line is longer than one read. While
+		// the rest of an over-long line is skipped, what is written of it so far is
+		// dropped even when it does not fill a buffer, so that a writer pausing inside
+		// the line does not leave its tail to be read again at every poll.
 		consumed = w.longLine(f)
 	}
 	f.readOff += int64(consumed)
 	o.Stats.BytesRead.Add(int64(consumed))
 	if err := w.flush(ctx, f); err != nil {
 		return consumed, true, err
+	}
+	if limited {
+		return consumed, false, nil
 	}
 	return consumed, k < max || consumed == 0, nil
 }
@@ -245,6 +261,12 @@ func (w *worker) longLine(f *file) int {
 	o := &w.m.o
 	if f.skipping {
 		k, _ := f.r.ReadAt(w.buf, f.readOff)
+		// This read can see more than the caller's (a whole buffer, and the file may
+		// have grown since): drop only up to the newline that ends the skipped line,
+		// never the lines after it.
+		if i := bytes.IndexByte(w.buf[:k], '\n'); i >= 0 {
+			k = i
+		}
 		o.Stats.DroppedBytes.Add(int64(k))
 		return k
 	}
@@ -261,6 +283,8 @@ func (w *worker) longLine(f *file) int {
 		return 0 // an incomplete long line: wait for the rest
 	}
 	cut := o.MaxLineBytes
+	w.m.log.Warn("line_truncated", "line longer than max_line_bytes: its first max_line_bytes are sent flagged truncated, the rest is skipped",
+		"path", f.path, "offset", f.readOff, "max_line_bytes", o.MaxLineBytes)
 	w.line(f, data[:cut], f.readOff, f.readOff+int64(cut), true)
 	f.skipping, f.holdOff = true, f.readOff
 	return cut
@@ -396,19 +420,32 @@ func (w *worker) finish(ctx context.Context, g *group, f *file) error {
 		if w.big == nil {
 			w.big = make([]byte, w.m.o.MaxLineBytes+1)
 		}
+		// Only an unterminated last line is left (the caller read to the end), but
+		// split on newlines anyway so that no complete line is ever merged into it.
 		k, _ := f.r.ReadAt(w.big, f.readOff)
-		if k > 0 {
+		data := w.big[:k]
+		for len(data) > 0 {
+			i := bytes.IndexByte(data, '\n')
+			n := len(data)
+			if i >= 0 {
+				n = i + 1
+			}
 			if f.skipping {
-				w.m.o.Stats.DroppedBytes.Add(int64(k))
+				w.m.o.Stats.DroppedBytes.Add(int64(n))
 				f.skipping, f.holdOff = false, -1
 			} else {
-				cut := k
+				line := data[:n]
+				if i >= 0 {
+					line = data[:i]
+				}
+				cut := len(line)
 				if cut > w.m.o.MaxLineBytes {
 					cut = w.m.o.MaxLineBytes
 				}
-				w.line(f, w.big[:cut], f.readOff, f.readOff+int64(k), cut < k)
+				w.line(f, line[:cut], f.readOff, f.readOff+int64(n), cut < len(line))
 			}
-			f.readOff += int64(k)
+			f.readOff += int64(n)
+			data = data[n:]
 		}
 		carry := false
 		if p, ok := g.dec.Pending(); ok {

@@ -240,18 +240,33 @@ const detectMax = 256 << 10
 // malformed first line from turning a whole file into raw text). certain is false when
 // no line parsed, so the result is a guess (raw).
 func detectKind(r reader, head []byte) (k format.Kind, certain bool) {
-	data := head
-	if bytes.IndexByte(head, '\n') < 0 || len(head) == fingerprintMax {
-		buf := make([]byte, detectMax)
-		n, _ := r.ReadAt(buf, 0)
-		data = buf[:n]
+	if k, ok := detectLines(head); ok {
+		return k, true
 	}
+	if len(head) < fingerprintMax {
+		return format.KindRaw, false // the whole file was looked at
+	}
+	// The first lines are long or garbage: look further (rare, so allocate here).
+	buf := make([]byte, detectMax)
+	n, _ := r.ReadAt(buf, 0)
+	if k, ok := detectLines(buf[:n]); ok {
+		return k, true
+	}
+	return format.KindRaw, false
+}
+
+// detectLines returns the format of the first complete line in data that parses as
+// CRI or docker json-file.
+func detectLines(data []byte) (format.Kind, bool) {
 	for lines := 0; len(data) > 0 && lines < 64; lines++ {
 		line := data
 		if i := bytes.IndexByte(data, '\n'); i >= 0 {
 			line, data = data[:i], data[i+1:]
 		} else {
 			data = nil
+		}
+		if data == nil {
+			break // an incomplete line proves nothing
 		}
 		if k := format.Detect(line); k == format.KindCRI || k == format.KindDocker {
 			return k, true

@@ -103,6 +103,11 @@ func (g *gzReader) ReadAt(p []byte, off int64) (int, error) {
 			return 0, err
 		}
 	}
+	// Offsets before off are never asked for again (reads only move forward), so the
+	// window keeps nothing before it: its memory stays about one read.
+	if winStart = g.pos - int64(len(g.window)); off > winStart && off <= g.pos {
+		g.window = append(g.window[:0], g.window[off-winStart:]...)
+	}
 	n := 0
 	if off < g.pos {
 		winStart = g.pos - int64(len(g.window))

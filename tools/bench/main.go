@@ -34,7 +34,7 @@ func run() error {
 	pods := flag.Int("pods", 100, "pods (one container each)")
 	lines := flag.Int64("lines", 10000, "lines per container")
 	size := flag.Int("line-size", 200, "average message bytes")
-	sinks := flag.String("sinks", "file,discard", "comma-separated sinks to measure")
+	sinks := flag.String("sinks", "file,file-nosync,discard", "comma-separated sinks to measure: file (fsync per batch, the default), file-nosync, discard")
 	workers := flag.Int("workers", 0, "agent pipeline.workers (0 = GOMAXPROCS)")
 	keep := flag.Bool("keep", false, "keep the generated node")
 	flag.Parse()
@@ -58,13 +58,13 @@ func run() error {
 	input := m.Totals.Bytes
 	fmt.Printf("input: %d lines, %.1f MB in %d files (generated in %v)\n\n",
 		m.Totals.Lines, float64(input)/1e6, *pods, time.Since(t0).Round(time.Millisecond))
-	fmt.Printf("%-8s %10s %10s %12s %12s %12s\n", "sink", "wall s", "cpu s", "MB/cpu-s", "lines/s", "peak RSS MiB")
+	fmt.Printf("%-12s %10s %10s %12s %12s %12s\n", "sink", "wall s", "cpu s", "MB/cpu-s", "lines/s", "peak RSS MiB")
 	for _, s := range strings.Split(*sinks, ",") {
 		res, err := measure(*bin, dir, node, s, input, *workers)
 		if err != nil {
 			return fmt.Errorf("sink %s: %w", s, err)
 		}
-		fmt.Printf("%-8s %10.2f %10.2f %12.1f %12.0f %12.1f\n", s, res.wall.Seconds(), res.cpu.Seconds(),
+		fmt.Printf("%-12s %10.2f %10.2f %12.1f %12.0f %12.1f\n", s, res.wall.Seconds(), res.cpu.Seconds(),
 			float64(input)/1e6/res.cpu.Seconds(), float64(m.Totals.Lines)/res.wall.Seconds(), float64(res.maxRSS)/(1<<20))
 	}
 	return nil
@@ -79,8 +79,11 @@ func measure(bin, dir, node, sinkName string, input int64, workers int) (result,
 	data := filepath.Join(dir, "data-"+sinkName)
 	out := filepath.Join(dir, "out-"+sinkName, "out.json")
 	sinkCfg := "    type: discard\n"
-	if sinkName == "file" {
+	switch sinkName {
+	case "file":
 		sinkCfg = "    type: file\n    path: " + out + "\n    max_size: 256MiB\n    fsync: true\n"
+	case "file-nosync":
+		sinkCfg = "    type: file\n    path: " + out + "\n    max_size: 256MiB\n    fsync: false\n"
 	}
 	cfg := filepath.Join(dir, "agent-"+sinkName+".yaml")
 	err := os.WriteFile(cfg, []byte(fmt.Sprintf(`data_dir: %s
