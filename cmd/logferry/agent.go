@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -137,6 +138,9 @@ func runAgent(cmd *cobra.Command, f *agentFlags) error {
 		return nil
 	}
 	log := newLogger(cfg.Log)
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && cfg.Pipeline.MemoryLimit > 0 {
+		debug.SetMemoryLimit(int64(cfg.Pipeline.MemoryLimit))
+	}
 	a, err := agent.New(cfg, agent.Options{Logger: log})
 	if err != nil {
 		return err

@@ -92,7 +92,6 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 		MaxMergedBytes:      int(src.MaxMergedBytes),
 		PartialFlushTimeout: src.PartialFlushTimeout,
 		PollInterval:        src.PollInterval,
-		CloseInactive:       src.CloseInactive,
 		DeletedBudget:       int64(src.DeletedBudget),
 		ReadQuantum:         int(cfg.Pipeline.ReadQuantum),
 		Workers:             cfg.Pipeline.Workers,

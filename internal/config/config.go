@@ -89,9 +89,6 @@ type Sources struct {
 	// partial line waits for its rest before it is sent as it is.
 	// Default 5s.
 	PartialFlushTimeout time.Duration
-	// CloseInactive (close_inactive) is how long a rotated (no longer live)
-	// file that is fully read and acknowledged stays open. Default 1m.
-	CloseInactive time.Duration
 	// DeletedBudget (deleted_budget) is the total size of deleted but not
 	// yet fully read files the agent may keep open. Default 1GiB; at least 0.
 	DeletedBudget Size
@@ -110,7 +107,6 @@ func (s *Sources) fields() []field {
 		{"max_line_bytes", size(&s.MaxLineBytes)},
 		{"max_merged_bytes", size(&s.MaxMergedBytes)},
 		{"partial_flush_timeout", duration(&s.PartialFlushTimeout)},
-		{"close_inactive", duration(&s.CloseInactive)},
 		{"deleted_budget", size(&s.DeletedBudget)},
 		{"exclude", strList(&s.Exclude)},
 	}
@@ -130,6 +126,12 @@ type Pipeline struct {
 	// Workers (workers) is the number of pipeline workers; 0 (the default)
 	// means GOMAXPROCS. 0 to 256.
 	Workers int
+	// MemoryLimit (memory_limit) is the Go runtime's soft memory limit for the
+	// agent process (what GOMEMLIMIT sets; the environment variable wins when
+	// set): the garbage collector works harder as the heap nears it, instead of
+	// letting it double. 0 disables it. Default 48MiB; at least
+	// max_buffer_bytes when set.
+	MemoryLimit Size
 }
 
 func (p *Pipeline) fields() []field {
@@ -137,6 +139,7 @@ func (p *Pipeline) fields() []field {
 		{"max_buffer_bytes", size(&p.MaxBufferBytes)},
 		{"read_quantum", size(&p.ReadQuantum)},
 		{"workers", integer(&p.Workers)},
+		{"memory_limit", size(&p.MemoryLimit)},
 	}
 }
 
@@ -269,12 +272,12 @@ func defaults(lookupEnv func(string) (string, bool)) *Config {
 			MaxLineBytes:        1 * MiB,
 			MaxMergedBytes:      1 * MiB,
 			PartialFlushTimeout: 5 * time.Second,
-			CloseInactive:       time.Minute,
 			DeletedBudget:       1 * GiB,
 		},
 		Pipeline: Pipeline{
 			MaxBufferBytes: 16 * MiB,
 			ReadQuantum:    256 * KiB,
+			MemoryLimit:    48 * MiB,
 		},
 		Checkpoint: Checkpoint{Interval: time.Second},
 		Shutdown:   Shutdown{Deadline: 25 * time.Second},

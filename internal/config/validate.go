@@ -85,7 +85,6 @@ func (c *Config) validate() []*Error {
 	r.sizeBetween("sources.max_line_bytes", s.MaxLineBytes, KiB, 64*MiB)
 	r.sizeBetween("sources.max_merged_bytes", s.MaxMergedBytes, KiB, 64*MiB)
 	r.positive("sources.partial_flush_timeout", s.PartialFlushTimeout)
-	r.positive("sources.close_inactive", s.CloseInactive)
 	r.sizeAtLeast("sources.deleted_budget", s.DeletedBudget, 0)
 	for i, p := range s.Exclude {
 		key := "sources.exclude[" + strconv.Itoa(i) + "]"
@@ -103,6 +102,9 @@ func (c *Config) validate() []*Error {
 			max(s.MaxLineBytes, s.MaxMergedBytes), p.MaxBufferBytes)
 	}
 	r.sizeBetween("pipeline.read_quantum", p.ReadQuantum, 4*KiB, 16*MiB)
+	if p.MemoryLimit != 0 && p.MemoryLimit < p.MaxBufferBytes {
+		r.add("pipeline.memory_limit", "must be 0 or at least pipeline.max_buffer_bytes (%v), got %v", p.MaxBufferBytes, p.MemoryLimit)
+	}
 	if p.Workers < 0 || p.Workers > 256 {
 		r.add("pipeline.workers", "must be between 0 and 256, got %d", p.Workers)
 	}

