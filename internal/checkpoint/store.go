@@ -144,11 +144,8 @@ func (s *Store) Lookup(k Key) (Entry, bool) {
 func (s *Store) Commit(k Key, path string, offset, size int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e, ok := s.entries[k]
-	if !ok {
-		e = &Entry{Group: k.Group, Fingerprint: k.Fingerprint, Dev: k.Dev, Ino: k.Ino}
-		s.entries[k] = e
-	} else if offset < e.Offset {
+	e, created := s.entry(k)
+	if !created && offset < e.Offset {
 		return
 	}
 	e.Offset, e.Path, e.seen = offset, path, s.gen
@@ -163,14 +160,20 @@ func (s *Store) Commit(k Key, path string, offset, size int64) {
 func (s *Store) Reset(k Key, path string, offset int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e, ok := s.entries[k]
-	if !ok {
-		e = &Entry{Group: k.Group, Fingerprint: k.Fingerprint, Dev: k.Dev, Ino: k.Ino}
-		s.entries[k] = e
-	}
+	e, _ := s.entry(k)
 	e.Offset, e.Size, e.Path, e.seen = offset, offset, path, s.gen
 	e.Updated = time.Now().UTC()
 	s.dirty = true
+}
+
+// entry returns the entry of k, creating it if needed. s.mu held.
+func (s *Store) entry(k Key) (e *Entry, created bool) {
+	if e, ok := s.entries[k]; ok {
+		return e, false
+	}
+	e = &Entry{Group: k.Group, Fingerprint: k.Fingerprint, Dev: k.Dev, Ino: k.Ino}
+	s.entries[k] = e
+	return e, true
 }
 
 // Touch marks k as seen in the current scan generation.

@@ -1,6 +1,7 @@
 package tail
 
 import (
+	"maps"
 	"sync"
 	"sync/atomic"
 )
@@ -47,20 +48,12 @@ func (s *Stats) addLost(group string, n int64) {
 func (s *Stats) Malformed() map[string]int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[string]int64, len(s.malformed))
-	for k, v := range s.malformed {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(s.malformed)
 }
 
 // Lost returns a copy of the bytes given up, by container group.
 func (s *Stats) Lost() map[string]int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[string]int64, len(s.lost))
-	for k, v := range s.lost {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(s.lost)
 }
