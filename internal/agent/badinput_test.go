@@ -255,7 +255,8 @@ func TestBadLinesAreCountedAndSkipped(t *testing.T) {
 			waitFor(t, "the appended lines", 10*time.Second, func() bool { return len(readRecords(t, out)) >= n })
 			// Every rejected line is logged with the file, the line's offset and the reason.
 			for reason, off := range firstOffset {
-				waitLog(t, logs, "malformed line skipped", "path="+app, "offset="+strconv.Itoa(off), reason)
+				waitLog(t, logs, "malformed line skipped", "path="+app, "offset="+strconv.Itoa(off), reason,
+					"line at offset "+strconv.Itoa(off)+": ")
 			}
 			stop()
 

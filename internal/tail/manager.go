@@ -92,6 +92,11 @@ type Manager struct {
 	queue *readyQueue
 	log   *limitedLogger
 
+	// scanned is closed by the first Sync: reading starts only once every group on
+	// disk is known, so that order between groups (docker restarts) holds at start.
+	scanned     chan struct{}
+	scannedOnce sync.Once
+
 	mu        sync.Mutex
 	groups    map[string]*group
 	instances map[string][]*group // docker instances of one container, see instance.go
@@ -137,6 +142,7 @@ func New(o Options) *Manager {
 		log:       newLimitedLogger(o.Logger, 10*time.Second),
 		groups:    map[string]*group{},
 		instances: map[string][]*group{},
+		scanned:   make(chan struct{}),
 	}
 }
 
@@ -167,6 +173,11 @@ func (m *Manager) Run(ctx context.Context) error {
 }
 
 func (m *Manager) worker(ctx context.Context) {
+	select {
+	case <-m.scanned:
+	case <-ctx.Done():
+		return
+	}
 	w := newWorker(m)
 	for {
 		g := m.queue.pop()
@@ -236,6 +247,7 @@ func (m *Manager) poller(ctx context.Context) {
 
 // Sync implements discover.Handler: a full scan finished.
 func (m *Manager) Sync(groups []discover.Group) {
+	defer m.scannedOnce.Do(func() { close(m.scanned) })
 	present := make(map[string]bool, len(groups))
 	for _, g := range groups {
 		present[g.Key] = true

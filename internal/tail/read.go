@@ -319,6 +319,7 @@ func (w *worker) line(f *file, data []byte, off, end int64, truncated bool) {
 		var fe *format.Error
 		if errors.As(err, &fe) {
 			reason = fe.Reason
+			fe.Offset = off // the decoder saw the serial-tagged offset (tagOffset)
 		}
 		w.m.o.Stats.addMalformed(reason)
 		w.m.log.Warn("malformed:"+reason, "malformed line skipped", "path", f.path, "offset", off, "err", err)
