@@ -2,6 +2,8 @@
 GO      ?= go
 BIN     := bin/logferry
 PKGS    := ./...
+STATICCHECK_VERSION := 2026.2.2
+STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 FUZZTIME ?= 10s
 
 .PHONY: all build demo test test-short bench bench-micro fuzz-smoke lint fmt vet tidy-check clean
@@ -45,12 +47,15 @@ fuzz-smoke:
 	  done; \
 	done
 
-lint: vet tidy-check
+lint: vet tidy-check $(STATICCHECK)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
-	@if command -v staticcheck >/dev/null; then staticcheck $(PKGS); else echo "staticcheck not installed: go install honnef.co/go/tools/cmd/staticcheck@latest"; fi
+	$(STATICCHECK) $(PKGS)
 
 vet:
 	$(GO) vet $(PKGS)
+
+$(STATICCHECK):
+	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,11 +33,6 @@ type line struct {
 	records int
 	ts      []string // timestamps of its records
 }
-
-var (
-	reContainerdTS = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)$`)
-	reConmonTS     = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}[+-]\d\d:\d\d$`)
-)
 
 // parseCRIRecord parses one CRI record (without its '\n'); ok is false for
 // anything the kubelet's parseCRILog would reject.
