@@ -218,7 +218,7 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	<-ctx.Done()
 	start := time.Now()
-	a.log.Info("shutting down: reading stopped, draining sinks", "deadline", a.cfg.Shutdown.Deadline)
+	a.log.Info("shutting down: reading stopped, draining sinks", "deadline", a.cfg.Shutdown.Deadline.String())
 	readWG.Wait()
 	for _, in := range a.inputs {
 		close(in)
@@ -232,7 +232,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer deadline.Stop()
 	select {
 	case <-drained:
-		a.log.Info("sinks drained", "took", time.Since(start).Round(time.Millisecond))
+		a.log.Info("sinks drained", "took", time.Since(start).Round(time.Millisecond).String())
 	case <-deadline.C:
 		a.log.Warn("shutdown deadline reached before the sinks drained; unacknowledged records will be read again at the next start")
 		stopSinks()
@@ -248,7 +248,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err := a.store.Sync(); err != nil {
 		return fmt.Errorf("final checkpoint write: %w", err)
 	}
-	a.log.Info("stopped", "took", time.Since(start).Round(time.Millisecond))
+	a.log.Info("stopped", "took", time.Since(start).Round(time.Millisecond).String())
 	return nil
 }
 
