@@ -32,7 +32,7 @@ test-short:
 ## bench: end-to-end throughput (1,000,000 CRI lines, 100 pods) plus the micro-benchmarks.
 bench: build
 	$(GO) run ./tools/bench -bin $(BIN)
-	$(GO) run ./tools/bench -bin $(BIN) -pods 1000 -lines 1000 -sinks discard
+	$(GO) run ./tools/bench -bin $(BIN) -pods 1000 -lines 1000 -sinks file,discard -latency-pods 0
 	$(MAKE) bench-micro
 
 bench-micro:

@@ -295,3 +295,32 @@ func TestDeletedBudgetCountsLoss(t *testing.T) {
 		t.Fatalf("loss not counted per container: %v", lost)
 	}
 }
+
+func TestLegacyLayout(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "pods", "0b1c-uid")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, filepath.Join(dir, "app_0.log"), criLines(seq("app", 0, 20)...))
+	appendFile(t, filepath.Join(dir, "db_0.log"), criLines(seq("db", 0, 20)...))
+	out := filepath.Join(root, "out.json")
+	stop := startAgent(t, testConfig(t, root))
+	waitFor(t, "all lines", 5*time.Second, func() bool { return len(readRecords(t, out)) >= 40 })
+	appendFile(t, filepath.Join(dir, "app_1.log"), criLines(seq("app1", 0, 5)...)) // a restart
+	waitFor(t, "the restart's lines", 5*time.Second, func() bool { return len(readRecords(t, out)) >= 45 })
+	stop()
+	byContainer := map[string][]string{}
+	for _, r := range readRecords(t, out) {
+		if r.Kubernetes.Pod.UID != "0b1c-uid" {
+			t.Fatalf("record without the pod uid from the legacy path: %+v", r.Kubernetes)
+		}
+		byContainer[r.Kubernetes.Container.Name] = append(byContainer[r.Kubernetes.Container.Name], r.Message)
+	}
+	if got, want := strings.Join(byContainer["app"], ","), strings.Join(append(seq("app", 0, 20), seq("app1", 0, 5)...), ","); got != want {
+		t.Fatalf("app lines = %s\nwant %s", got, want)
+	}
+	if got := len(byContainer["db"]); got != 20 {
+		t.Fatalf("db lines = %d", got)
+	}
+}

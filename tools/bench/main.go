@@ -37,6 +37,7 @@ func run() error {
 	sinks := flag.String("sinks", "file,file-nosync,discard", "comma-separated sinks to measure: file (fsync per batch, the default), file-nosync, discard")
 	workers := flag.Int("workers", 0, "agent pipeline.workers (0 = GOMAXPROCS)")
 	keep := flag.Bool("keep", false, "keep the generated node")
+	latPods := flag.Int("latency-pods", 20, "new pods for the discovery latency measurement (0 skips it)")
 	flag.Parse()
 
 	dir, err := os.MkdirTemp("", "logferry-bench-")
@@ -66,6 +67,9 @@ func run() error {
 		}
 		fmt.Printf("%-12s %10.2f %10.2f %12.1f %12.0f %12.1f\n", s, res.wall.Seconds(), res.cpu.Seconds(),
 			float64(input)/1e6/res.cpu.Seconds(), float64(m.Totals.Lines)/res.wall.Seconds(), float64(res.maxRSS)/(1<<20))
+	}
+	if *latPods > 0 {
+		return latency(*bin, dir, *latPods)
 	}
 	return nil
 }
