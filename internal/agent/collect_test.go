@@ -324,3 +324,101 @@ func TestLegacyLayout(t *testing.T) {
 		t.Fatalf("db lines = %d", got)
 	}
 }
+
+// A slow sink pauses reading at the memory budget; nothing is dropped, and everything
+// arrives once the sink accepts again.
+func TestBackpressurePausesReading(t *testing.T) {
+	root := t.TempDir()
+	dir := containerDir(t, root)
+	appendFile(t, filepath.Join(dir, "0.log"), criLines(seq("a", 0, 60000)...)) // ~3 MB, ~20 MB encoded
+	cfg := testConfig(t, root)
+	cfg.Pipeline.MaxBufferBytes = 1 << 20
+	gate := make(chan struct{})
+	a, err := New(cfg, Options{NewSink: func(c config.Sink, l *slog.Logger) (sink.Sink, error) {
+		s, err := BuildSink(c, l)
+		return &gateSink{Sink: s, open: gate}, err
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- a.Run(ctx) }()
+	waitFor(t, "the file to be opened", 5*time.Second, func() bool { return len(a.Tails().Files()) == 1 })
+	time.Sleep(300 * time.Millisecond)
+	f := a.Tails().Files()[0]
+	if f.Offset >= f.Size {
+		t.Fatalf("read the whole file (%d of %d bytes) although the sink accepted nothing", f.Offset, f.Size)
+	}
+	if f.Committed != 0 {
+		t.Fatalf("committed %d bytes that no sink acknowledged", f.Committed)
+	}
+	close(gate)
+	out := filepath.Join(root, "out.json")
+	waitFor(t, "all lines", 20*time.Second, func() bool { return len(readRecords(t, out)) >= 60000 })
+	cancel()
+	<-done
+	checkExactly(t, readRecords(t, out), seq("a", 0, 60000))
+}
+
+// One container with a large backlog does not hold back another container's new line:
+// groups take turns of one read quantum each. A slow sink keeps the backlog in the
+// files (backpressure), which is when fairness matters.
+func TestFairReading(t *testing.T) {
+	root := t.TempDir()
+	noisy := containerDir(t, root)
+	appendFile(t, filepath.Join(noisy, "0.log"), criLines(seq("noisy", 0, 200000)...)) // ~10 MB
+	quiet := filepath.Join(root, "pods", "ns_quiet_uid2", "app")
+	if err := os.MkdirAll(quiet, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t, root)
+	cfg.Pipeline.Workers = 1
+	cfg.Pipeline.ReadQuantum = 64 << 10
+	cfg.Pipeline.MaxBufferBytes = 1 << 20
+	a, err := New(cfg, Options{NewSink: func(c config.Sink, l *slog.Logger) (sink.Sink, error) {
+		s, err := BuildSink(c, l)
+		return &slowSink{Sink: s, delay: 20 * time.Millisecond}, err
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- a.Run(ctx) }()
+	out := filepath.Join(root, "out.json")
+	waitFor(t, "the noisy backlog to start", 5*time.Second, func() bool { return len(readRecords(t, out)) > 0 })
+	appendFile(t, filepath.Join(quiet, "0.log"), criLines("quiet line"))
+	waitFor(t, "the quiet line", 10*time.Second, func() bool {
+		for _, r := range readRecords(t, out) {
+			if r.Message == "quiet line" {
+				return true
+			}
+		}
+		return false
+	})
+	cancel()
+	<-done
+	noisyBefore := 0
+	for _, r := range readRecords(t, out) {
+		if r.Message == "quiet line" {
+			break
+		}
+		noisyBefore++
+	}
+	if noisyBefore >= 200000 {
+		t.Fatalf("the quiet container's line waited for the whole noisy backlog")
+	}
+	t.Logf("quiet line shipped after %d of 200000 noisy lines", noisyBefore)
+}
+
+// slowSink takes delay for every batch.
+type slowSink struct {
+	sink.Sink
+	delay time.Duration
+}
+
+func (s *slowSink) Consume(ctx context.Context, b *pipeline.Batch) error {
+	time.Sleep(s.delay)
+	return s.Sink.Consume(ctx, b)
+}
