@@ -17,7 +17,7 @@ func main() {
 	if raceSupported() {
 		args = append(args, "-race")
 	} else {
-		fmt.Fprintln(os.Stderr, "test: no C compiler for cgo, so the race detector is off (apt-get install gcc to turn it on)")
+		fmt.Fprintln(os.Stderr, "test: cgo is off or there is no C compiler, so the race detector is off (apt-get install gcc to turn it on)")
 	}
 	args = append(args, os.Args[1:]...)
 	args = append(args, "./...")
