@@ -193,21 +193,14 @@ func TestTruncationRestartsAtZero(t *testing.T) {
 	live := filepath.Join(dir, "0.log")
 	appendFile(t, live, criLines(seq("a", 0, 30)...))
 	out := filepath.Join(root, "out.json")
-	a, err := New(testConfig(t, root), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- a.Run(ctx) }()
+	a, stop := runWrapped(t, testConfig(t, root), func(s sink.Sink) sink.Sink { return s })
 	waitFor(t, "first lines", 5*time.Second, func() bool { return len(readRecords(t, out)) >= 30 })
 	if err := os.Truncate(live, 0); err != nil { // copytruncate
 		t.Fatal(err)
 	}
 	appendFile(t, live, criLines(seq("b", 0, 3)...))
 	waitFor(t, "lines after truncation", 5*time.Second, func() bool { return len(readRecords(t, out)) >= 33 })
-	cancel()
-	<-done
+	stop()
 	checkExactly(t, readRecords(t, out), append(seq("a", 0, 30), seq("b", 0, 3)...))
 	if n := a.Tails().Stats().Truncations.Load(); n != 1 {
 		t.Fatalf("truncations counted %d, want 1", n)
@@ -238,16 +231,7 @@ func TestDeletedFileHeldUntilAcknowledged(t *testing.T) {
 	cfg.Pipeline.MaxBufferBytes = 1 << 20
 	cfg.Pipeline.ReadQuantum = 4 << 10 // many small chunks
 	gate := make(chan struct{})
-	a, err := New(cfg, Options{Logger: testLogger(t), NewSink: func(c config.Sink, l *slog.Logger) (sink.Sink, error) {
-		s, err := BuildSink(c, l)
-		return &gateSink{Sink: s, open: gate}, err
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- a.Run(ctx) }()
+	a, stop := runWrapped(t, cfg, func(s sink.Sink) sink.Sink { return &gateSink{Sink: s, open: gate} })
 	waitFor(t, "the file to be opened", 5*time.Second, func() bool { return len(a.Tails().Files()) == 1 })
 	os.Remove(live) // the container is removed while its lines are in flight
 	time.Sleep(200 * time.Millisecond)
@@ -255,8 +239,7 @@ func TestDeletedFileHeldUntilAcknowledged(t *testing.T) {
 	out := filepath.Join(root, "out.json")
 	waitFor(t, "all lines", 5*time.Second, func() bool { return len(readRecords(t, out)) >= 100 })
 	waitFor(t, "the deleted file to be released", 5*time.Second, func() bool { return len(a.Tails().Files()) == 0 })
-	cancel()
-	<-done
+	stop()
 	checkExactly(t, readRecords(t, out), seq("a", 0, 100))
 	if lost := a.Tails().Stats().LostBytes.Load(); lost != 0 {
 		t.Fatalf("lost %d bytes", lost)
@@ -274,22 +257,12 @@ func TestDeletedBudgetCountsLoss(t *testing.T) {
 	cfg.Pipeline.ReadQuantum = 4 << 10
 	gate := make(chan struct{})
 	var once sync.Once
-	a, err := New(cfg, Options{Logger: testLogger(t), NewSink: func(c config.Sink, l *slog.Logger) (sink.Sink, error) {
-		s, err := BuildSink(c, l)
-		return &gateSink{Sink: s, open: gate}, err
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- a.Run(ctx) }()
+	a, stop := runWrapped(t, cfg, func(s sink.Sink) sink.Sink { return &gateSink{Sink: s, open: gate} })
 	waitFor(t, "the file to be opened", 5*time.Second, func() bool { return len(a.Tails().Files()) == 1 })
 	os.Remove(live)
 	waitFor(t, "the loss to be counted", 5*time.Second, func() bool { return a.Tails().Stats().LostBytes.Load() > 0 })
 	once.Do(func() { close(gate) })
-	cancel()
-	<-done
+	stop()
 	lost := a.Tails().Stats().Lost()
 	if lost[filepath.Join(root, "pods", "ns_pod_uid", "app")] == 0 {
 		t.Fatalf("loss not counted per container: %v", lost)
@@ -334,16 +307,7 @@ func TestBackpressurePausesReading(t *testing.T) {
 	cfg := testConfig(t, root)
 	cfg.Pipeline.MaxBufferBytes = 1 << 20
 	gate := make(chan struct{})
-	a, err := New(cfg, Options{NewSink: func(c config.Sink, l *slog.Logger) (sink.Sink, error) {
-		s, err := BuildSink(c, l)
-		return &gateSink{Sink: s, open: gate}, err
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- a.Run(ctx) }()
+	a, stop := runWrapped(t, cfg, func(s sink.Sink) sink.Sink { return &gateSink{Sink: s, open: gate} })
 	waitFor(t, "the file to be opened", 5*time.Second, func() bool { return len(a.Tails().Files()) == 1 })
 	time.Sleep(300 * time.Millisecond)
 	f := a.Tails().Files()[0]
@@ -356,8 +320,7 @@ func TestBackpressurePausesReading(t *testing.T) {
 	close(gate)
 	out := filepath.Join(root, "out.json")
 	waitFor(t, "all lines", 20*time.Second, func() bool { return len(readRecords(t, out)) >= 60000 })
-	cancel()
-	<-done
+	stop()
 	checkExactly(t, readRecords(t, out), seq("a", 0, 60000))
 }
 
@@ -378,16 +341,7 @@ func TestFairReading(t *testing.T) {
 	cfg.Pipeline.Workers = 1
 	cfg.Pipeline.ReadQuantum = 64 << 10
 	cfg.Pipeline.MaxBufferBytes = 1 << 20
-	a, err := New(cfg, Options{NewSink: func(c config.Sink, l *slog.Logger) (sink.Sink, error) {
-		s, err := BuildSink(c, l)
-		return &slowSink{Sink: s, delay: 20 * time.Millisecond}, err
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- a.Run(ctx) }()
+	_, stop := runWrapped(t, cfg, func(s sink.Sink) sink.Sink { return &slowSink{Sink: s, delay: 20 * time.Millisecond} })
 	out := filepath.Join(root, "out.json")
 	waitFor(t, "the quiet line", 30*time.Second, func() bool {
 		for _, r := range readRecords(t, out) {
@@ -397,8 +351,7 @@ func TestFairReading(t *testing.T) {
 		}
 		return false
 	})
-	cancel()
-	<-done
+	stop()
 	noisyBefore := 0
 	for _, r := range readRecords(t, out) {
 		if r.Message == "quiet line" {
@@ -422,4 +375,29 @@ type slowSink struct {
 func (s *slowSink) Consume(ctx context.Context, b *pipeline.Batch) error {
 	time.Sleep(s.delay)
 	return s.Sink.Consume(ctx, b)
+}
+
+// runWrapped runs an agent whose sinks are wrapped by wrap (to slow or gate them) and
+// returns a function that stops it and waits.
+func runWrapped(t *testing.T, cfg *config.Config, wrap func(sink.Sink) sink.Sink) (*Agent, func()) {
+	t.Helper()
+	a, err := New(cfg, Options{Logger: testLogger(t), NewSink: func(c config.Sink, l *slog.Logger) (sink.Sink, error) {
+		s, err := BuildSink(c, l)
+		if err != nil {
+			return nil, err
+		}
+		return wrap(s), nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	return a, func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("agent.Run: %v", err)
+		}
+	}
 }
