@@ -300,10 +300,12 @@ func (w *worker) bind(ctx context.Context, g *group, f *file) error {
 		return nil
 	}
 	if g.dec != nil {
-		w.m.o.Logger.Debug("decoder replaced; flushing partial lines", "path", f.path, "kind", f.kind, "was", g.decKind)
+		if _, ok := g.dec.Pending(); ok {
+			w.m.o.Logger.Debug("new container instance or format; flushing partial lines", "path", f.path, "kind", f.kind, "was", g.decKind)
+			w.m.o.Stats.PartialFlush.Add(1)
+		}
 		w.f = f
 		g.dec.Flush(w.emitFn)
-		w.m.o.Stats.PartialFlush.Add(1)
 		if err := w.flush(ctx, f); err != nil {
 			return err
 		}
