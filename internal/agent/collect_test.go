@@ -401,3 +401,37 @@ func runWrapped(t *testing.T, cfg *config.Config, wrap func(sink.Sink) sink.Sink
 		}
 	}
 }
+
+// An orphan partial line (a P record never followed by its F, as containerd leaves at
+// exit) is shipped after partial_flush_timeout, flagged partial; a long line written
+// slowly, piece by piece, is not cut by that timeout while its pieces keep coming.
+func TestPartialLineTimeout(t *testing.T) {
+	root := t.TempDir()
+	dir := containerDir(t, root)
+	live := filepath.Join(dir, "0.log")
+	cfg := testConfig(t, root)
+	cfg.Sources.PartialFlushTimeout = 300 * time.Millisecond
+	out := filepath.Join(root, "out.json")
+	_, stop := runWrapped(t, cfg, func(s sink.Sink) sink.Sink { return s })
+	defer stop()
+	// Slow pieces: one every 100 ms for 800 ms, then the final piece.
+	for i := 0; i < 8; i++ {
+		appendFile(t, live, fmt.Sprintf("2026-11-22T10:00:00.%09dZ stdout P piece%d-\n", i+1, i))
+		time.Sleep(100 * time.Millisecond)
+	}
+	appendFile(t, live, "2026-11-22T10:00:01.000000000Z stdout F end\n")
+	waitFor(t, "the slow line", 5*time.Second, func() bool { return len(readRecords(t, out)) >= 1 })
+	// An orphan piece.
+	appendFile(t, live, "2026-11-22T10:00:02.000000000Z stderr P orphan\n")
+	waitFor(t, "the orphan piece", 5*time.Second, func() bool { return len(readRecords(t, out)) >= 2 })
+	got := readRecords(t, out)
+	if len(got) != 2 {
+		t.Fatalf("got %d records: %v", len(got), messages(got))
+	}
+	if want := "piece0-piece1-piece2-piece3-piece4-piece5-piece6-piece7-end"; got[0].Message != want || len(got[0].Log.Flags) != 0 {
+		t.Fatalf("slow line = %q %v, want %q unflagged", got[0].Message, got[0].Log.Flags, want)
+	}
+	if got[1].Message != "orphan" || len(got[1].Log.Flags) != 1 || got[1].Log.Flags[0] != "partial" {
+		t.Fatalf("orphan = %q %v, want flagged partial", got[1].Message, got[1].Log.Flags)
+	}
+}

@@ -35,8 +35,9 @@ type file struct {
 	deleted  bool  // link count 0: the runtime or kubelet removed it
 
 	pendingSince time.Time // when the decoder was first seen holding the partial line at pendingOff
-	pendingOff   int64
-	finalSeen    bool // isFinal was true at an end of file; the next end of file finishes it
+	pendingOff   int64     // the partial line's (tagged) start offset
+	pendingAt    int64     // the read offset when the clock started
+	finalSeen    bool      // isFinal was true at an end of file; the next end of file finishes it
 	lastActive   time.Time
 	done         bool // read to its final end; closes once acknowledged
 	lost         bool // given up: closed without waiting for acknowledgement

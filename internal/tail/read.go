@@ -395,8 +395,10 @@ func (w *worker) partialTimeout(ctx context.Context, f *file) {
 		f.pendingSince = time.Time{}
 		return
 	}
-	if f.pendingSince.IsZero() || off != f.pendingOff {
-		f.pendingSince, f.pendingOff = w.now, off
+	// The clock restarts whenever the file moved on: a long line written slowly, piece
+	// by piece, keeps the same start offset but is not stuck.
+	if f.pendingSince.IsZero() || off != f.pendingOff || f.readOff != f.pendingAt {
+		f.pendingSince, f.pendingOff, f.pendingAt = w.now, off, f.readOff
 		return
 	}
 	if w.now.Sub(f.pendingSince) < w.m.o.PartialFlushTimeout {
