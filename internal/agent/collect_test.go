@@ -435,3 +435,37 @@ func TestPartialLineTimeout(t *testing.T) {
 		t.Fatalf("orphan = %q %v, want flagged partial", got[1].Message, got[1].Log.Flags)
 	}
 }
+
+// read_from: end starts the files found at the agent's first start after their last
+// complete line (rotated files are skipped); files that appear later start at 0.
+func TestReadFromEndOnFirstStart(t *testing.T) {
+	root := t.TempDir()
+	dir := containerDir(t, root)
+	live := filepath.Join(dir, "0.log")
+	appendFile(t, live+".20261122-090000", criLines(seq("old-rotated", 0, 5)...))
+	appendFile(t, live, criLines(seq("old", 0, 10)...)+"2026-11-22T10:00:00.5Z stdout F incomp") // an incomplete last line
+	cfg := testConfig(t, root)
+	cfg.Sources.ReadFrom = "end"
+	out := filepath.Join(root, "out.json")
+	a, stop := runWrapped(t, cfg, func(s sink.Sink) sink.Sink { return s })
+	waitFor(t, "the live file to be opened", 5*time.Second, func() bool { return len(a.Tails().Files()) == 1 })
+	time.Sleep(100 * time.Millisecond) // its first turn: nothing to read
+	appendFile(t, live, "lete\n"+criLines(seq("new", 0, 5)...))
+	other := filepath.Join(root, "pods", "ns_later_uid3", "app")
+	os.MkdirAll(other, 0o755)
+	appendFile(t, filepath.Join(other, "0.log"), criLines(seq("later", 0, 3)...))
+	waitFor(t, "new lines", 5*time.Second, func() bool { return len(readRecords(t, out)) >= 9 })
+	stop()
+	got := map[string]bool{}
+	for _, m := range messages(readRecords(t, out)) {
+		got[m] = true
+	}
+	for _, m := range append(append([]string{"incomplete"}, seq("new", 0, 5)...), seq("later", 0, 3)...) {
+		if !got[m] {
+			t.Errorf("missing %q (got %v)", m, messages(readRecords(t, out)))
+		}
+	}
+	if len(got) != 9 {
+		t.Errorf("got %d records, want 9 (nothing from before the start): %v", len(got), messages(readRecords(t, out)))
+	}
+}

@@ -245,6 +245,21 @@ func (m *Manager) poller(ctx context.Context) {
 	}
 }
 
+// startAtEnd reports whether a file without a checkpoint starts at its end: with
+// read_from: end, on the agent's first start (no checkpoint store yet), for the files
+// found by the first full scan. Files that appear later start at their beginning.
+func (m *Manager) startAtEnd() bool {
+	if !m.o.ReadFromEnd || m.o.Store.Existed() {
+		return false
+	}
+	select {
+	case <-m.scanned:
+		return false
+	default:
+		return true
+	}
+}
+
 // Sync implements discover.Handler: a full scan finished.
 func (m *Manager) Sync(groups []discover.Group) {
 	defer m.scannedOnce.Do(func() { close(m.scanned) })

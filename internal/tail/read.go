@@ -185,7 +185,7 @@ func (w *worker) read(ctx context.Context, g *group, f *file, max int) (n int, a
 		if !f.fpKnown {
 			return 0, true, nil
 		}
-		if o.ReadFromEnd && !o.Store.Existed() && f.name.Live() {
+		if w.m.startAtEnd() && f.name.Live() {
 			f.readOff = lastLineStart(f.r, f.size)
 		}
 		w.m.track(f)

@@ -169,7 +169,7 @@ func (m *Manager) add(g *group, path string, n discover.Name, fi os.FileInfo, de
 				f.close() // already read to its end
 				return
 			}
-		} else if m.o.ReadFromEnd && !m.o.Store.Existed() {
+		} else if m.startAtEnd() {
 			if !n.Live() {
 				f.close()
 				return
