@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -95,23 +96,34 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 
 func startAgent(t *testing.T, cfg *config.Config) (stop func()) {
 	t.Helper()
-	a, err := New(cfg, Options{Logger: testLogger(t)})
+	_, stop = run(t, cfg, Options{Logger: testLogger(t)})
+	return stop
+}
+
+// run builds and starts an agent; stop cancels it and waits (at most 10 s) for Run to
+// return. stop may be called more than once.
+func run(t *testing.T, cfg *config.Config, o Options) (*Agent, func()) {
+	t.Helper()
+	a, err := New(cfg, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	return func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("agent.Run: %v", err)
+	var once sync.Once
+	return a, func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("agent.Run: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("agent did not stop within 10s")
 			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("agent did not stop within 10s")
-		}
+		})
 	}
 }
 

@@ -7,7 +7,6 @@ package agent
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -93,27 +92,7 @@ func waitLog(t *testing.T, logs *logBuf, subs ...string) string {
 func runAgent(t *testing.T, cfg *config.Config) (a *Agent, logs *logBuf, stop func()) {
 	t.Helper()
 	logs = &logBuf{t: t}
-	a, err := New(cfg, Options{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("agent.Run: %v", err)
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("agent did not stop within 10s")
-			}
-		})
-	}
+	a, stop = run(t, cfg, Options{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	t.Cleanup(stop)
 	return a, logs, stop
 }

@@ -381,25 +381,13 @@ func (s *slowSink) Consume(ctx context.Context, b *pipeline.Batch) error {
 // returns a function that stops it and waits.
 func runWrapped(t *testing.T, cfg *config.Config, wrap func(sink.Sink) sink.Sink) (*Agent, func()) {
 	t.Helper()
-	a, err := New(cfg, Options{Logger: testLogger(t), NewSink: func(c config.Sink, l *slog.Logger) (sink.Sink, error) {
+	return run(t, cfg, Options{Logger: testLogger(t), NewSink: func(c config.Sink, l *slog.Logger) (sink.Sink, error) {
 		s, err := BuildSink(c, l)
 		if err != nil {
 			return nil, err
 		}
 		return wrap(s), nil
 	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	return a, func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("agent.Run: %v", err)
-		}
-	}
 }
 
 // An orphan partial line (a P record never followed by its F, as containerd leaves at
