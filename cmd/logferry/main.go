@@ -18,6 +18,7 @@ func run() int {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newAgentCmd(), newGenCmd())
+	root.AddCommand(newStatusCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "logferry:", err)
 		return exitCode(err)

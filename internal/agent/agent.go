@@ -12,9 +12,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/logferry/logferry/internal/checkpoint"
 	"github.com/logferry/logferry/internal/config"
 	"github.com/logferry/logferry/internal/discover"
+	"github.com/logferry/logferry/internal/metrics"
 	"github.com/logferry/logferry/internal/pipeline"
 	"github.com/logferry/logferry/internal/sink"
 	"github.com/logferry/logferry/internal/tail"
@@ -22,15 +25,34 @@ import (
 
 // Agent is one running collection graph.
 type Agent struct {
-	cfg     *config.Config
+	cfg     atomic.Pointer[config.Config] // the running configuration (reload swaps it)
 	log     *slog.Logger
 	store   *checkpoint.Store
 	budget  *pipeline.Budget
-	sinks   []sink.Sink
-	inputs  []chan *pipeline.Chunk
-	runners []*sink.Runner
+	outlets atomic.Pointer[outletSet]
 	tails   *tail.Manager
 	watch   *discover.Watcher
+	newSink func(c config.Sink, log *slog.Logger) (sink.Sink, error)
+	metrics *metrics.Metrics // nil without a registry
+	onLevel func(string) error
+
+	started time.Time
+	// alive is the last time the collection loop (the checkpoint ticker, which also
+	// checks the readers' heartbeat) went round; see Alive.
+	alive atomic.Int64
+
+	running   atomic.Bool // sinks started (Ready)
+	reloadMu  sync.Mutex  // serializes Reload and shutdown
+	stopping  bool
+	sinkCtx   context.Context
+	sinksWG   sync.WaitGroup
+	retireWG  sync.WaitGroup
+	runCtx    context.Context
+	cfgStatus configStatus
+
+	cpMu        sync.Mutex
+	cpLastWrite time.Time
+	cpLastErr   string
 
 	// CheckpointErrors counts failed checkpoint writes; CorruptCheckpoints counts stores
 	// set aside at start.
@@ -50,6 +72,14 @@ type Options struct {
 	Logger *slog.Logger
 	// NewSink builds a sink from its configuration; nil uses BuildSink.
 	NewSink func(c config.Sink, log *slog.Logger) (sink.Sink, error)
+	// Registry, if not nil, gets the agent's metrics (see package metrics).
+	Registry prometheus.Registerer
+	// Version labels logferry_build_info.
+	Version string
+	// ConfigPath is shown in the status ("" when configured by flags alone).
+	ConfigPath string
+	// SetLogLevel, if not nil, is called with log.level at every reload.
+	SetLogLevel func(level string) error
 }
 
 // New builds the graph without starting anything but the sinks' resources (files are
@@ -61,7 +91,11 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 	if o.NewSink == nil {
 		o.NewSink = BuildSink
 	}
-	a := &Agent{cfg: cfg, log: o.Logger, abort: make(chan struct{})}
+	a := &Agent{log: o.Logger, abort: make(chan struct{}), newSink: o.NewSink, onLevel: o.SetLogLevel, started: time.Now()}
+	a.cfg.Store(cfg)
+	a.cfgStatus.path = o.ConfigPath
+	a.cfgStatus.loadedAt = a.started
+	a.alive.Store(a.started.UnixNano())
 	store, err := checkpoint.Open(cfg.DataDir)
 	if errors.Is(err, checkpoint.ErrCorrupt) {
 		a.CorruptCheckpoints.Add(1)
@@ -71,21 +105,14 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 	}
 	a.store = store
 	a.budget = pipeline.NewBudget(int64(cfg.Pipeline.MaxBufferBytes))
-	for _, sc := range cfg.Sinks {
-		s, err := o.NewSink(sc, a.log.With("sink", sc.Name))
-		if err != nil {
-			a.closeSinks(context.Background())
-			return nil, fmt.Errorf("sink %q: %w", sc.Name, err)
-		}
-		in := make(chan *pipeline.Chunk, 64)
-		a.sinks = append(a.sinks, s)
-		a.inputs = append(a.inputs, in)
-		a.runners = append(a.runners, sink.NewRunner(s, in, sink.RunnerOptions{
-			MaxBytes: int(sc.Batch.MaxBytes),
-			MaxWait:  sc.Batch.MaxWait,
-			Logger:   a.log.With("sink", sc.Name),
-		}))
+	if o.Registry != nil {
+		a.metrics = metrics.New(o.Registry, o.Version, a.metricsSnapshot)
 	}
+	plan, err := a.planSinks(nil, cfg.Sinks)
+	if err != nil {
+		return nil, err
+	}
+	a.outlets.Store(&outletSet{outs: plan.order})
 	src := cfg.Sources
 	a.tails = tail.New(tail.Options{
 		MaxLineBytes:        int(src.MaxLineBytes),
@@ -100,7 +127,6 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 		Store:               a.store,
 		Budget:              a.budget,
 		Pool:                pipeline.NewPool(4 << 20),
-		Consumers:           len(a.sinks),
 		Send:                a.send,
 		Logger:              a.log,
 	})
@@ -121,6 +147,12 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 	a.watch = w
 	return a, nil
 }
+
+// Metrics returns the agent's event metrics (nil without Options.Registry).
+func (a *Agent) Metrics() *metrics.Metrics { return a.metrics }
+
+// Config returns the running configuration. It must not be modified.
+func (a *Agent) Config() *config.Config { return a.cfg.Load() }
 
 // BuildSink builds the sinks this package knows: stdout, file, discard.
 func BuildSink(c config.Sink, log *slog.Logger) (sink.Sink, error) {
@@ -145,25 +177,17 @@ func BuildSink(c config.Sink, log *slog.Logger) (sink.Sink, error) {
 	return nil, fmt.Errorf("unknown sink type %q", c.Type)
 }
 
-// send hands a chunk to every sink, in order; it blocks while a sink's queue is full
-// (backpressure) and gives up only when ctx is done, in which case the chunk is never
-// fully acknowledged and its offsets are never committed.
-func (a *Agent) send(ctx context.Context, c *pipeline.Chunk) error {
-	for _, in := range a.inputs {
-		select {
-		case in <- c:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return nil
-}
-
 // Tails exposes the reader manager (status and counters).
 func (a *Agent) Tails() *tail.Manager { return a.tails }
 
-// Runners exposes the sink runners (status and counters).
-func (a *Agent) Runners() []*sink.Runner { return a.runners }
+// Runners exposes the sink runners of the current configuration (status and counters).
+func (a *Agent) Runners() []*sink.Runner {
+	var out []*sink.Runner
+	for _, o := range a.outlets.Load().outs {
+		out = append(out, o.runner)
+	}
+	return out
+}
 
 // Abort ends a graceful shutdown at once (a second signal): sinks stop without draining.
 // Checkpoints still hold only acknowledged offsets.
@@ -173,24 +197,26 @@ func (a *Agent) Abort() { a.abortOnce.Do(func() { close(a.abort) }) }
 // drain what is in flight within the shutdown deadline (or until Abort), checkpoints are
 // written, and Run returns. It returns an error only if the final checkpoint write failed.
 func (a *Agent) Run(ctx context.Context) error {
+	cfg := a.Config()
 	// Sinks first: they must be ready before anything is read.
 	sinkCtx, stopSinks := context.WithCancel(context.Background())
 	defer stopSinks()
-	var sinksWG sync.WaitGroup
-	for _, r := range a.runners {
-		sinksWG.Add(1)
-		go func() {
-			defer sinksWG.Done()
-			_ = r.Run(sinkCtx)
-		}()
+	a.reloadMu.Lock()
+	a.sinkCtx, a.runCtx = sinkCtx, ctx
+	for _, o := range a.outlets.Load().outs {
+		a.start(sinkCtx, o)
 	}
+	a.running.Store(true)
+	a.reloadMu.Unlock()
 
-	// Checkpoints are written on a timer while running.
+	// Checkpoints are written on a timer while running; the same loop is the
+	// heartbeat /healthz reports.
 	cpDone := make(chan struct{})
 	cpStop := make(chan struct{})
 	go func() {
 		defer close(cpDone)
-		t := time.NewTicker(a.cfg.Checkpoint.Interval)
+		interval := a.Config().Checkpoint.Interval
+		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
 			select {
@@ -198,6 +224,11 @@ func (a *Agent) Run(ctx context.Context) error {
 				return
 			case <-t.C:
 				a.syncCheckpoints()
+				a.alive.Store(time.Now().UnixNano())
+				if iv := a.Config().Checkpoint.Interval; iv != interval {
+					interval = iv
+					t.Reset(iv)
+				}
 			}
 		}
 	}()
@@ -213,27 +244,32 @@ func (a *Agent) Run(ctx context.Context) error {
 		defer readWG.Done()
 		_ = a.watch.Run(ctx)
 	}()
-	a.log.Info("agent started", "pods_dir", a.cfg.Sources.PodsDir, "docker_dir", a.cfg.Sources.DockerDir,
-		"data_dir", a.cfg.DataDir, "sinks", len(a.sinks), "checkpoints", a.store.Len())
+	a.log.Info("agent started", "pods_dir", cfg.Sources.PodsDir, "docker_dir", cfg.Sources.DockerDir,
+		"data_dir", cfg.DataDir, "sinks", len(cfg.Sinks), "checkpoints", a.store.Len())
 
 	<-ctx.Done()
 	start := time.Now()
-	a.log.Info("shutting down: reading stopped, draining sinks", "deadline", a.cfg.Shutdown.Deadline.String())
+	a.reloadMu.Lock()
+	a.stopping = true
+	a.reloadMu.Unlock()
+	deadline := a.Config().Shutdown.Deadline
+	a.log.Info("shutting down: reading stopped, draining sinks", "deadline", deadline.String())
 	readWG.Wait()
-	for _, in := range a.inputs {
-		close(in)
+	a.retireWG.Wait()
+	for _, o := range a.outlets.Load().outs {
+		close(o.in)
 	}
 	drained := make(chan struct{})
 	go func() {
-		sinksWG.Wait()
+		a.sinksWG.Wait()
 		close(drained)
 	}()
-	deadline := time.NewTimer(a.cfg.Shutdown.Deadline)
-	defer deadline.Stop()
+	timer := time.NewTimer(deadline)
+	defer timer.Stop()
 	select {
 	case <-drained:
 		a.log.Info("sinks drained", "took", time.Since(start).Round(time.Millisecond).String())
-	case <-deadline.C:
+	case <-timer.C:
 		a.log.Warn("shutdown deadline reached before the sinks drained; unacknowledged records will be read again at the next start")
 		stopSinks()
 		<-drained
@@ -253,16 +289,28 @@ func (a *Agent) Run(ctx context.Context) error {
 }
 
 func (a *Agent) syncCheckpoints() {
-	if err := a.store.Sync(); err != nil {
+	t0 := time.Now()
+	err := a.store.Sync()
+	if a.metrics != nil {
+		a.metrics.CheckpointWrite(time.Since(t0), err)
+	}
+	a.cpMu.Lock()
+	if err != nil {
+		a.cpLastErr = err.Error()
+	} else {
+		a.cpLastWrite, a.cpLastErr = time.Now(), ""
+	}
+	a.cpMu.Unlock()
+	if err != nil {
 		a.CheckpointErrors.Add(1)
 		a.log.Error("checkpoint write failed; offsets stay in memory and are retried", "err", err)
 	}
 }
 
 func (a *Agent) closeSinks(ctx context.Context) {
-	for _, s := range a.sinks {
-		if err := s.Close(ctx); err != nil {
-			a.log.Warn("closing sink", "sink", s.Name(), "err", err)
+	for _, o := range a.outlets.Load().outs {
+		if err := o.runner.Sink().Close(ctx); err != nil {
+			a.log.Warn("closing sink", "sink", o.cfg.Name, "err", err)
 		}
 	}
 }

@@ -114,6 +114,9 @@ func Open(dir string) (*Store, error) {
 // start on this node (or the previous store was corrupt).
 func (s *Store) Existed() bool { return s.existed }
 
+// Path returns the store's file.
+func (s *Store) Path() string { return s.path }
+
 // Lookup finds the position of a file's content. The same content can have several
 // entries: the plain file (device, inode) and its gzipped copy, or a file re-created
 // under a new inode. Every entry of a group with the same fingerprint describes the

@@ -41,6 +41,8 @@ type Config struct {
 	Shutdown Shutdown
 	// Log (log) configures the agent's own log.
 	Log Log
+	// HTTP (http) configures the agent's HTTP endpoints.
+	HTTP HTTP
 
 	// sinkTypes are the sink types Validate accepts; nil means
 	// DefaultSinkTypes.
@@ -57,6 +59,7 @@ func (c *Config) fields() []field {
 		{"sinks", sinkList(&c.Sinks)},
 		{"shutdown", object(c.Shutdown.fields())},
 		{"log", object(c.Log.fields())},
+		{"http", object(c.HTTP.fields())},
 	}
 }
 
@@ -225,6 +228,25 @@ func (s *Shutdown) fields() []field {
 	}
 }
 
+// HTTP configures the agent's HTTP endpoints. Changing it takes a restart.
+type HTTP struct {
+	// Addr (addr) is where /metrics, /healthz, /readyz and /api/v1/status are
+	// served, host:port. "" disables the server. Default 127.0.0.1:9733; a
+	// DaemonSet that Prometheus scrapes sets ":9733" (the --http-addr flag
+	// overrides it).
+	Addr string
+	// PprofAddr (pprof_addr) serves Go's /debug/pprof/ on a separate listener,
+	// host:port. "" (the default) disables it; keep it on localhost.
+	PprofAddr string
+}
+
+func (h *HTTP) fields() []field {
+	return []field{
+		{"addr", str(&h.Addr)},
+		{"pprof_addr", str(&h.PprofAddr)},
+	}
+}
+
 // Log configures the agent's own log, written to stderr.
 type Log struct {
 	// Level (level) is the lowest level logged: debug, info (the default),
@@ -282,6 +304,7 @@ func defaults(lookupEnv func(string) (string, bool)) *Config {
 		Checkpoint: Checkpoint{Interval: time.Second},
 		Shutdown:   Shutdown{Deadline: 25 * time.Second},
 		Log:        Log{Level: "info", Format: "json"},
+		HTTP:       HTTP{Addr: "127.0.0.1:9733"},
 		sinkTypes:  DefaultSinkTypes(),
 	}
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -116,6 +117,11 @@ func (c *Config) validate() []*Error {
 	r.positive("shutdown.deadline", c.Shutdown.Deadline)
 	r.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	r.oneOf("log.format", c.Log.Format, "json", "text")
+	r.hostPort("http.addr", c.HTTP.Addr)
+	r.hostPort("http.pprof_addr", c.HTTP.PprofAddr)
+	if c.HTTP.Addr != "" && c.HTTP.Addr == c.HTTP.PprofAddr {
+		r.add("http.pprof_addr", "must differ from http.addr (pprof gets its own listener), both are %q", c.HTTP.Addr)
+	}
 	return r
 }
 
@@ -162,5 +168,20 @@ func (c *Config) validateSinks(r *rules) {
 		}
 		r.sizeAtLeast(key+"batch.max_bytes", s.Batch.MaxBytes, 1)
 		r.positive(key+"batch.max_wait", s.Batch.MaxWait)
+	}
+}
+
+// hostPort checks an optional host:port listen address.
+func (r *rules) hostPort(key, v string) {
+	if v == "" {
+		return
+	}
+	_, port, err := net.SplitHostPort(v)
+	if err != nil {
+		r.add(key, "must be host:port (e.g. 127.0.0.1:9733 or :9733), got %q", v)
+		return
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		r.add(key, "port must be a number from 0 to 65535, got %q", port)
 	}
 }

@@ -176,7 +176,7 @@ type agentProc struct {
 func startAgent(t *testing.T, cfg, root string) *agentProc {
 	t.Helper()
 	p := &agentProc{log: &strings.Builder{}, done: make(chan error, 1)}
-	p.cmd = exec.Command(binary, "agent", "--config", cfg)
+	p.cmd = exec.Command(binary, "agent", "--config", cfg, "--http-addr", "127.0.0.1:0")
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

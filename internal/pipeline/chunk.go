@@ -41,16 +41,21 @@ func (c *Chunk) Done() {
 	}
 }
 
-// Seal binds c to its file's tracker (registering it with safe offset safe) and to the
-// budget it holds bytes of, and sets the number of consumers that will call Done.
-// It is called once, by the reader, before the chunk is handed on.
-func (c *Chunk) Seal(t *Tracker, safe int64, b *Budget, held int64, consumers int) {
+// Seal binds c to its file's tracker (registering it with safe offset safe and the log
+// time first of its oldest line, unix ns or 0) and to the budget it holds bytes of. The
+// chunk starts with one reference, its sender's: whoever hands it on calls Retain once
+// per consumer and then Done for its own reference. Seal is called once, by the reader.
+func (c *Chunk) Seal(t *Tracker, safe, first int64, b *Budget, held int64) {
 	c.tracker = t
-	c.seq = t.Add(safe)
+	c.seq = t.Add(safe, first)
 	c.budget = b
 	c.held = held
-	c.refs.Store(int32(consumers))
+	c.refs.Store(1)
 }
+
+// Retain adds n consumers that will each call Done. It must be called before the
+// reference it is called under is released.
+func (c *Chunk) Retain(n int) { c.refs.Add(int32(n)) }
 
 type link struct {
 	t   *Tracker

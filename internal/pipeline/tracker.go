@@ -20,8 +20,9 @@ type Tracker struct {
 }
 
 type slot struct {
-	safe int64
-	done bool
+	safe  int64
+	first int64 // log time (unix ns) of the chunk's oldest line; 0 if unknown
+	done  bool
 }
 
 // NewTracker starts at committed offset start. onCommit, if not nil, is called with the
@@ -31,11 +32,12 @@ func NewTracker(start int64, onCommit func(int64)) *Tracker {
 	return &Tracker{committed: start, onCommit: onCommit}
 }
 
-// Add registers the next chunk and returns its sequence number.
-func (t *Tracker) Add(safe int64) uint64 {
+// Add registers the next chunk and returns its sequence number. first is the log time
+// (unix nanoseconds) of the chunk's oldest line, 0 if unknown; see Oldest.
+func (t *Tracker) Add(safe, first int64) uint64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.pending = append(t.pending, slot{safe: safe})
+	t.pending = append(t.pending, slot{safe: safe, first: first})
 	return t.base + uint64(len(t.pending)) - 1
 }
 
@@ -101,6 +103,21 @@ func (t *Tracker) Outstanding() int {
 		}
 	}
 	return n
+}
+
+// Oldest returns the log time (unix nanoseconds) of the oldest line not yet
+// acknowledged, as given to Add, or 0 when every chunk is acknowledged or the times are
+// unknown.
+func (t *Tracker) Oldest() int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var oldest int64
+	for _, s := range t.pending {
+		if !s.done && s.first != 0 && (oldest == 0 || s.first < oldest) {
+			oldest = s.first
+		}
+	}
+	return oldest
 }
 
 // Reset forgets outstanding chunks and restarts at offset (after a truncation). Late

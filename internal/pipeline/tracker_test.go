@@ -25,7 +25,7 @@ func TestTrackerCommitsContiguousPrefix(t *testing.T) {
 			tr := NewTracker(0, func(o int64) { commits = append(commits, o) })
 			var seqs []uint64
 			for _, s := range tt.safes {
-				seqs = append(seqs, tr.Add(s))
+				seqs = append(seqs, tr.Add(s, 0))
 			}
 			for i, a := range tt.acks {
 				tr.Done(seqs[a])
@@ -48,7 +48,7 @@ func TestTrackerAdvanceAndReset(t *testing.T) {
 	if tr.Committed() != 8 {
 		t.Fatalf("committed %d", tr.Committed())
 	}
-	s := tr.Add(20)
+	s := tr.Add(20, 0)
 	tr.Advance(25) // behind an outstanding chunk: waits
 	if tr.Committed() != 8 {
 		t.Fatalf("committed %d before ack", tr.Committed())
@@ -57,7 +57,7 @@ func TestTrackerAdvanceAndReset(t *testing.T) {
 	if tr.Committed() != 25 {
 		t.Fatalf("committed %d after ack, want 25", tr.Committed())
 	}
-	s2 := tr.Add(40)
+	s2 := tr.Add(40, 0)
 	tr.Reset(0)
 	tr.Done(s2) // forgotten by Reset
 	if tr.Committed() != 0 || tr.Outstanding() != 0 {
@@ -76,7 +76,7 @@ func TestTrackerNeverAheadOfAcks(t *testing.T) {
 		safes := make([]int64, n)
 		for i := range seqs {
 			safes[i] = int64(i+1) * 10
-			seqs[i] = tr.Add(safes[i])
+			seqs[i] = tr.Add(safes[i], 0)
 		}
 		acked := make([]bool, n)
 		for _, i := range r.Perm(n) {
@@ -106,7 +106,8 @@ func TestChunkDoneReleasesOnLastConsumer(t *testing.T) {
 	p := NewPool(1 << 10)
 	c := p.Get()
 	c.Data = append(c.Data, "x\n"...)
-	c.Seal(tr, 42, b, 60, 2)
+	c.Seal(tr, 42, 0, b, 60)
+	c.Retain(1)
 	c.Done()
 	if tr.Committed() != 0 || b.InUse() != 60 {
 		t.Fatalf("first of two consumers must not release: committed %d in use %d", tr.Committed(), b.InUse())

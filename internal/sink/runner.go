@@ -34,6 +34,10 @@ type RunnerOptions struct {
 	// one failure log per LogEvery, carrying the number suppressed (default 10s).
 	LogEvery time.Duration
 
+	// Observe, if not nil, is called after every Consume call with its duration and
+	// result (metrics). It runs on the runner's goroutine and must be quick.
+	Observe func(d time.Duration, err error)
+
 	// Now and After replace time.Now and time.After (tests).
 	Now   func() time.Time
 	After func(time.Duration) <-chan time.Time
@@ -46,7 +50,9 @@ type Stats struct {
 	Batches  uint64 // successful Consume calls
 	Retries  uint64 // Consume calls that repeated a batch after a failure
 	Failures uint64 // failed Consume calls
-	InFlight int64  // chunks received from the input and not yet acknowledged
+	// PermanentFailures is the part of Failures whose error IsPermanent.
+	PermanentFailures uint64
+	InFlight          int64 // chunks received from the input and not yet acknowledged
 
 	LastError     string    // the last Consume error ("" if none yet)
 	LastErrorAt   time.Time // when it happened
@@ -65,8 +71,15 @@ type Stats struct {
 // own, because chunks queue up in the channel while Consume (a write, an fsync, a
 // request) is running, and the next batch takes all of them at once (group commit).
 type Runner struct {
-	sink     Sink
-	in       <-chan *pipeline.Chunk
+	sink    Sink
+	in      <-chan *pipeline.Chunk
+	observe func(time.Duration, error)
+
+	// swap carries a replacement (Swap) to the Run goroutine; swapped wakes a retry
+	// wait so the replacement is tried at once.
+	swapMu   sync.Mutex
+	swap     *replacement
+	swapped  chan struct{}
 	maxBytes int
 	maxWait  time.Duration
 	backoff  Backoff
@@ -99,7 +112,16 @@ func NewRunner(s Sink, in <-chan *pipeline.Chunk, o RunnerOptions) *Runner {
 		logEvery: o.LogEvery,
 		now:      o.Now,
 		after:    o.After,
+		observe:  o.Observe,
+		swapped:  make(chan struct{}, 1),
 	}
+	r.applyDefaults()
+	r.log = r.log.With("sink", s.Name())
+	r.st.Healthy = true
+	return r
+}
+
+func (r *Runner) applyDefaults() {
 	if r.maxBytes <= 0 {
 		r.maxBytes = DefaultMaxBytes
 	}
@@ -118,9 +140,65 @@ func NewRunner(s Sink, in <-chan *pipeline.Chunk, o RunnerOptions) *Runner {
 	if r.after == nil {
 		r.after = time.After
 	}
-	r.log = r.log.With("sink", s.Name())
-	r.st.Healthy = true
-	return r
+}
+
+type replacement struct {
+	sink Sink
+	o    RunnerOptions
+}
+
+// Swap makes the runner deliver through s, with o's batching and backoff, from its
+// next Consume call on; the chunks already queued or batched are kept and go to s, so
+// nothing is lost or duplicated by the swap itself. The old sink is closed by the Run
+// goroutine once it is no longer used (at once if Run has ended). Swap is how a
+// configuration reload changes a sink in place; swapping in a Discard acknowledges
+// what was queued for a sink being removed.
+func (r *Runner) Swap(s Sink, o RunnerOptions) {
+	r.swapMu.Lock()
+	if r.swap != nil {
+		_ = r.swap.sink.Close(context.Background()) // replaced before it was ever used
+	}
+	r.swap = &replacement{sink: s, o: o}
+	r.swapMu.Unlock()
+	select {
+	case r.swapped <- struct{}{}:
+	default:
+	}
+}
+
+// takeSwap installs a pending replacement; only the Run goroutine calls it.
+func (r *Runner) takeSwap() {
+	r.swapMu.Lock()
+	rep := r.swap
+	r.swap = nil
+	r.swapMu.Unlock()
+	if rep == nil {
+		return
+	}
+	old := r.sink
+	o := rep.o
+	r.sink, r.maxBytes, r.maxWait, r.backoff = rep.sink, o.MaxBytes, o.MaxWait, o.Backoff.withDefaults()
+	if o.Logger != nil {
+		r.log = o.Logger.With("sink", rep.sink.Name())
+	}
+	if o.Observe != nil {
+		r.observe = o.Observe
+	}
+	r.applyDefaults()
+	if err := old.Close(context.Background()); err != nil {
+		r.log.Warn("closing the replaced sink", "err", err)
+	}
+}
+
+// Sink returns the sink the runner currently delivers to (a pending Swap not yet
+// taken is not reflected).
+func (r *Runner) Sink() Sink {
+	r.swapMu.Lock()
+	defer r.swapMu.Unlock()
+	if r.swap != nil {
+		return r.swap.sink
+	}
+	return r.sink
 }
 
 // Run consumes until in is closed and everything received has been consumed and
@@ -128,6 +206,7 @@ func NewRunner(s Sink, in <-chan *pipeline.Chunk, o RunnerOptions) *Runner {
 // acknowledging the chunks not yet consumed: they were never accepted, so their
 // offsets are not committed). Run must be called at most once.
 func (r *Runner) Run(ctx context.Context) error {
+	defer r.takeSwap() // a replacement that arrived at the end: the old sink is closed
 	in := r.in
 	var b pipeline.Batch
 	var next *pipeline.Chunk // received, but did not fit the previous batch
@@ -191,12 +270,17 @@ func (r *Runner) flush(ctx context.Context, b *pipeline.Batch) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		r.takeSwap()
 		if attempt > 0 {
 			r.mu.Lock()
 			r.st.Retries++
 			r.mu.Unlock()
 		}
+		t0 := r.now()
 		err := r.sink.Consume(ctx, b)
+		if r.observe != nil {
+			r.observe(r.now().Sub(t0), err)
+		}
 		if err == nil {
 			r.succeeded(b)
 			return nil
@@ -208,6 +292,7 @@ func (r *Runner) flush(ctx context.Context, b *pipeline.Batch) error {
 		r.failed(err, b)
 		select {
 		case <-r.after(r.backoff.Delay(attempt)):
+		case <-r.swapped:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -238,6 +323,9 @@ func (r *Runner) failed(err error, b *pipeline.Batch) {
 	now := r.now()
 	r.mu.Lock()
 	r.st.Failures++
+	if IsPermanent(err) {
+		r.st.PermanentFailures++
+	}
 	r.st.LastError = err.Error()
 	r.st.LastErrorAt = now
 	r.st.Healthy = false

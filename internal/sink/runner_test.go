@@ -216,7 +216,8 @@ func newAckWorld(t *testing.T, n, consumers int) *ackWorld {
 		if err := w.budget.Acquire(context.Background(), int64(len(c.Data))); err != nil {
 			t.Fatal(err)
 		}
-		c.Seal(w.tracker, int64(i+1)*100, w.budget, int64(len(c.Data)), consumers)
+		c.Seal(w.tracker, int64(i+1)*100, 0, w.budget, int64(len(c.Data)))
+		c.Retain(consumers - 1)
 		w.chunks = append(w.chunks, c)
 	}
 	return w
@@ -390,7 +391,8 @@ func TestRunnerTwoSinksCommitOnlyWhatBothAccepted(t *testing.T) {
 		if err := budget.Acquire(context.Background(), int64(len(c.Data))); err != nil {
 			t.Fatal(err)
 		}
-		c.Seal(tracker, int64(i+1)*100, budget, int64(len(c.Data)), 2)
+		c.Seal(tracker, int64(i+1)*100, 0, budget, int64(len(c.Data)))
+		c.Retain(1)
 		chunks[i] = c
 		index[c] = i
 	}

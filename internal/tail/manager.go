@@ -40,10 +40,10 @@ type Options struct {
 	Store  *checkpoint.Store
 	Budget *pipeline.Budget
 	Pool   *pipeline.Pool
-	// Consumers is how many times each chunk will be acknowledged (the number of sinks).
-	Consumers int
-	// Send hands a sealed chunk to every sink. It blocks while sinks are full and
-	// returns an error only when ctx is done.
+	// Send hands a sealed chunk to every sink: it calls Retain once per sink it hands
+	// the chunk to, then Done for the sender's own reference. It blocks while sinks are
+	// full and returns an error only when ctx is done (the chunk then stays
+	// unacknowledged, so its offsets are never committed).
 	Send   func(ctx context.Context, c *pipeline.Chunk) error
 	Logger *slog.Logger
 	Stats  *Stats
@@ -68,9 +68,6 @@ func (o *Options) defaults() {
 	}
 	if o.Workers <= 0 {
 		o.Workers = runtime.GOMAXPROCS(0)
-	}
-	if o.Consumers <= 0 {
-		o.Consumers = 1
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -97,6 +94,9 @@ type Manager struct {
 	scanned     chan struct{}
 	scannedOnce sync.Once
 
+	liveOpts atomic.Pointer[Live]
+	beat     atomic.Int64 // unix ns of the poller's last round; see Heartbeat
+
 	mu        sync.Mutex
 	groups    map[string]*group
 	instances map[string][]*group // docker instances of one container, see instance.go
@@ -122,6 +122,8 @@ type group struct {
 	undone  atomic.Int32 // files not yet read to their end
 	hasData atomic.Bool  // some file has data
 	again   atomic.Bool
+
+	st groupStats
 }
 
 // carried is an older file that finished while its last line was still partial; the
@@ -133,16 +135,57 @@ type carried struct {
 	serial int64
 }
 
+// Live are the settings that may change while the manager runs (configuration
+// reload). Exclude applies to files found after the change; files already open are
+// read to the end of their life.
+type Live struct {
+	PartialFlushTimeout time.Duration
+	DeletedBudget       int64
+	Exclude             []string
+}
+
+// SetLive replaces the live settings; zero PartialFlushTimeout keeps its default.
+func (m *Manager) SetLive(l Live) {
+	if l.PartialFlushTimeout <= 0 {
+		l.PartialFlushTimeout = 5 * time.Second
+	}
+	m.liveOpts.Store(&l)
+}
+
+func (m *Manager) live() *Live { return m.liveOpts.Load() }
+
 // New returns a manager. Run starts its readers.
 func New(o Options) *Manager {
 	o.defaults()
-	return &Manager{
+	m := &Manager{
 		o:         o,
 		queue:     newReadyQueue(),
 		log:       newLimitedLogger(o.Logger, 10*time.Second),
 		groups:    map[string]*group{},
 		instances: map[string][]*group{},
 		scanned:   make(chan struct{}),
+	}
+	m.SetLive(Live{PartialFlushTimeout: o.PartialFlushTimeout, DeletedBudget: o.DeletedBudget, Exclude: o.Exclude})
+	return m
+}
+
+// Heartbeat returns when the poller last went round (zero before Run): it keeps
+// ticking while sinks are full or down, so a stale heartbeat means the readers are
+// stuck, not that delivery is slow.
+func (m *Manager) Heartbeat() time.Time {
+	if ns := m.beat.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
+}
+
+// Scanned reports whether the first full scan of the log directories finished.
+func (m *Manager) Scanned() bool {
+	select {
+	case <-m.scanned:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -206,6 +249,7 @@ func (m *Manager) poller(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		m.beat.Store(m.o.Now().UnixNano())
 		m.mu.Lock()
 		groups := make([]*group, 0, len(m.groups))
 		for _, g := range m.groups {
@@ -239,8 +283,8 @@ func (m *Manager) poller(ctx context.Context) {
 		}
 		m.o.Stats.DeletedHeld.Store(held)
 		m.o.Stats.FilesOpen.Store(int64(open))
-		if held > m.o.DeletedBudget && m.o.DeletedBudget > 0 {
-			m.enforceBudget(groups, held)
+		if b := m.live().DeletedBudget; held > b && b > 0 {
+			m.enforceBudget(groups, held, b)
 		}
 	}
 }
@@ -339,41 +383,6 @@ func (m *Manager) closeAll() {
 		}
 		g.mu.Unlock()
 	}
-}
-
-// FileStatus describes one file for status output.
-type FileStatus struct {
-	Group     string
-	Path      string
-	Kind      string
-	Offset    int64 // read position
-	Committed int64 // acknowledged position
-	Size      int64
-	Deleted   bool
-	Done      bool
-}
-
-// Files returns the status of every open file.
-func (m *Manager) Files() []FileStatus {
-	m.mu.Lock()
-	groups := make([]*group, 0, len(m.groups))
-	for _, g := range m.groups {
-		groups = append(groups, g)
-	}
-	m.mu.Unlock()
-	var out []FileStatus
-	for _, g := range groups {
-		g.mu.Lock()
-		for _, f := range g.files {
-			st := FileStatus{Group: g.g.Key, Path: f.path, Kind: f.kind.String(), Offset: f.readOff, Size: f.size, Deleted: f.deleted, Done: f.done}
-			if f.tracker != nil {
-				st.Committed = f.tracker.Committed()
-			}
-			out = append(out, st)
-		}
-		g.mu.Unlock()
-	}
-	return out
 }
 
 var _ discover.Handler = (*Manager)(nil)

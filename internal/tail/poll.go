@@ -52,7 +52,7 @@ func (m *Manager) check(g *group, now time.Time) (ready bool, heldDeleted int64,
 		if f.size != f.readOff && !f.skipping || f.skipping || f.deleted || f.name.Gz {
 			ready = true
 		}
-		if !f.pendingSince.IsZero() && now.Sub(f.pendingSince) >= m.o.PartialFlushTimeout {
+		if !f.pendingSince.IsZero() && now.Sub(f.pendingSince) >= m.live().PartialFlushTimeout {
 			ready = true
 		}
 		if g.dec != nil {
@@ -72,7 +72,7 @@ func (m *Manager) check(g *group, now time.Time) (ready bool, heldDeleted int64,
 // fit the budget. A file read to its end is just closed: its unacknowledged records are
 // already in memory on their way to the sinks. A file not read to its end is given up,
 // and its unread bytes are counted as lost for its container.
-func (m *Manager) enforceBudget(groups []*group, held int64) {
+func (m *Manager) enforceBudget(groups []*group, held, budget int64) {
 	type cand struct {
 		g *group
 		f *file
@@ -89,7 +89,7 @@ func (m *Manager) enforceBudget(groups []*group, held int64) {
 	}
 	sort.Slice(cands, func(i, j int) bool { return cands[i].f.lastActive.Before(cands[j].f.lastActive) })
 	for _, c := range cands {
-		if held <= m.o.DeletedBudget {
+		if held <= budget {
 			return
 		}
 		c.g.mu.Lock()
@@ -99,9 +99,9 @@ func (m *Manager) enforceBudget(groups []*group, held int64) {
 				if lost < 0 {
 					lost = 0
 				}
-				m.o.Stats.addLost(c.g.g.Key, lost)
+				m.countLost(c.g, lost)
 				m.o.Logger.Error("deleted file exceeds the held-bytes budget; giving it up",
-					"path", c.f.path, "group", c.g.g.Key, "lost_bytes", lost, "budget", m.o.DeletedBudget)
+					"path", c.f.path, "group", c.g.g.Key, "lost_bytes", lost, "budget", budget)
 			}
 			held -= c.f.size
 			c.f.lost, c.f.done = true, true

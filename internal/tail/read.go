@@ -27,8 +27,11 @@ type worker struct {
 	emitFn func(*format.Entry)
 
 	reserved int64 // budget bytes reserved for this turn and not yet used
-	lines    int64
-	sealed   []*pipeline.Chunk // chunks of this turn, sent once the group is unlocked
+	lines    int64 // records in chunk
+	// first and last are the log times (unix ns) of chunk's oldest and newest records
+	// (the read time for raw lines, which carry none).
+	first, last int64
+	sealed      []*pipeline.Chunk // chunks of this turn, sent once the group is unlocked
 }
 
 func newWorker(m *Manager) *worker {
@@ -51,6 +54,16 @@ func (w *worker) emit(e *format.Entry) {
 		}
 	}
 	e.Offset = off
+	ts := w.now.UnixNano()
+	if !e.Time.IsZero() {
+		ts = e.Time.UnixNano()
+	}
+	if w.first == 0 || ts < w.first {
+		w.first = ts
+	}
+	if ts > w.last {
+		w.last = ts
+	}
 	w.chunk.Data = w.enc.Append(w.chunk.Data, src.prefix, e, w.now)
 	w.chunk.Records++
 	w.lines++
@@ -220,14 +233,14 @@ func (w *worker) read(ctx context.Context, g *group, f *file, max int) (n int, a
 		}
 		start := f.readOff + int64(pos)
 		if f.skipping {
-			o.Stats.DroppedBytes.Add(int64(i))
+			w.m.countDropped(w.g, int64(i))
 			f.skipping, f.holdOff = false, -1
 		} else if i > o.MaxLineBytes {
 			// Over the cap but within one read (max_line_bytes below read_quantum): cut
 			// as longLine cuts a line that does not fit a read.
 			w.m.log.Warn("line_truncated", "line longer than max_line_bytes: its first max_line_bytes are sent flagged truncated, the rest is skipped",
 				"path", f.path, "offset", start, "max_line_bytes", o.MaxLineBytes)
-			o.Stats.DroppedBytes.Add(int64(i - o.MaxLineBytes))
+			w.m.countDropped(w.g, int64(i-o.MaxLineBytes))
 			w.line(f, data[pos:pos+o.MaxLineBytes], start, start+int64(i)+1, true)
 		} else {
 			w.line(f, data[pos:pos+i], start, start+int64(i)+1, false)
@@ -245,6 +258,7 @@ func (w *worker) read(ctx context.Context, g *group, f *file, max int) (n int, a
 	}
 	f.readOff += int64(consumed)
 	o.Stats.BytesRead.Add(int64(consumed))
+	w.g.st.bytesRead.Add(int64(consumed))
 	if err := w.flush(ctx, f); err != nil {
 		return consumed, true, err
 	}
@@ -267,7 +281,7 @@ func (w *worker) longLine(f *file) int {
 		if i := bytes.IndexByte(w.buf[:k], '\n'); i >= 0 {
 			k = i
 		}
-		o.Stats.DroppedBytes.Add(int64(k))
+		w.m.countDropped(w.g, int64(k))
 		return k
 	}
 	if w.big == nil {
@@ -323,7 +337,7 @@ func (w *worker) line(f *file, data []byte, off, end int64, truncated bool) {
 			reason = fe.Reason
 			fe.Offset = off // the decoder saw the serial-tagged offset (tagOffset)
 		}
-		w.m.o.Stats.addMalformed(reason)
+		w.m.countMalformed(w.g, reason)
 		w.m.log.Warn("malformed:"+reason, "malformed line skipped", "path", f.path, "offset", off, "err", err)
 	}
 }
@@ -335,7 +349,7 @@ func (w *worker) flush(ctx context.Context, f *file) error {
 	o := &w.m.o
 	g := w.g
 	if d := g.dec.Dropped(); d > 0 {
-		o.Stats.DroppedBytes.Add(d)
+		w.m.countDropped(g, d)
 	}
 	c := w.chunk
 	safe := f.safeOffset(g.dec)
@@ -376,9 +390,13 @@ func (w *worker) flush(ctx context.Context, f *file) error {
 	}
 	w.reserved -= held
 	c.InBytes = 0
-	c.Seal(f.tracker, safe, o.Budget, held, o.Consumers)
+	c.Seal(f.tracker, safe, w.first, o.Budget, held)
 	o.Stats.LinesRead.Add(w.lines)
-	w.lines = 0
+	g.st.linesRead.Add(w.lines)
+	if w.last > g.st.lastLine.Load() {
+		g.st.lastLine.Store(w.last)
+	}
+	w.lines, w.first, w.last = 0, 0, 0
 	w.chunk = o.Pool.Get()
 	w.sealed = append(w.sealed, c)
 	return nil
@@ -401,7 +419,7 @@ func (w *worker) partialTimeout(ctx context.Context, f *file) {
 		f.pendingSince, f.pendingOff, f.pendingAt = w.now, off, f.readOff
 		return
 	}
-	if w.now.Sub(f.pendingSince) < w.m.o.PartialFlushTimeout {
+	if w.now.Sub(f.pendingSince) < w.m.live().PartialFlushTimeout {
 		return
 	}
 	w.m.o.Logger.Debug("partial line timed out; flushing", "path", f.path, "offset", f.readOff)
@@ -468,7 +486,7 @@ func (w *worker) finish(ctx context.Context, g *group, f *file) error {
 			return err
 		}
 		if carry {
-			g.links = append(g.links, carried{f: f, seq: f.tracker.Add(f.readOff), serial: f.serial})
+			g.links = append(g.links, carried{f: f, seq: f.tracker.Add(f.readOff, 0), serial: f.serial})
 		}
 	}
 	f.done = true
@@ -497,6 +515,7 @@ func (g *group) hasNext(f *file) bool {
 func (w *worker) truncated(g *group, f *file) {
 	o := &w.m.o
 	o.Stats.Truncations.Add(1)
+	g.st.truncations.Add(1)
 	w.m.log.Warn("truncated", "file shrank below the read offset; reading again from its start", "path", f.path, "offset", f.readOff, "size", f.size)
 	o.Store.Remove(f.key)
 	f.readOff, f.skipping, f.holdOff = 0, false, -1

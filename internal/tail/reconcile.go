@@ -60,6 +60,7 @@ func (m *Manager) reconcile(g *group) {
 			if f.path != path {
 				if f.name.Live() && !n.Live() {
 					m.o.Stats.Rotations.Add(1)
+					g.st.rotations.Add(1)
 				}
 				f.path, f.name = path, n
 			}
@@ -296,7 +297,7 @@ func lastLineStart(r reader, size int64) int64 {
 }
 
 func (m *Manager) excluded(path string) bool {
-	for _, p := range m.o.Exclude {
+	for _, p := range m.live().Exclude {
 		if ok, _ := filepath.Match(p, path); ok {
 			return true
 		}

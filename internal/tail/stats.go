@@ -57,3 +57,35 @@ func (s *Stats) Lost() map[string]int64 {
 	defer s.mu.Unlock()
 	return maps.Clone(s.lost)
 }
+
+// groupStats are one container's counters; they live as long as the group, so a
+// container's series disappear with it.
+type groupStats struct {
+	bytesRead   atomic.Int64
+	linesRead   atomic.Int64
+	malformed   atomic.Int64 // lines skipped as malformed
+	lineCap     atomic.Int64 // message bytes cut by max_line_bytes / max_merged_bytes
+	budget      atomic.Int64 // bytes given up by the deleted-file budget
+	rotations   atomic.Int64
+	truncations atomic.Int64
+	lastLine    atomic.Int64 // log time (unix ns) of the newest line read
+}
+
+// The helpers below count an event both node-wide and for its container.
+
+func (m *Manager) countDropped(g *group, n int64) {
+	m.o.Stats.DroppedBytes.Add(n)
+	if g != nil {
+		g.st.lineCap.Add(n)
+	}
+}
+
+func (m *Manager) countMalformed(g *group, reason string) {
+	m.o.Stats.addMalformed(reason)
+	g.st.malformed.Add(1)
+}
+
+func (m *Manager) countLost(g *group, n int64) {
+	m.o.Stats.addLost(g.g.Key, n)
+	g.st.budget.Add(n)
+}

@@ -38,7 +38,7 @@ log:
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(bin, "agent", "--config", cfg)
+	cmd := exec.Command(bin, "agent", "--config", cfg, "--http-addr", "127.0.0.1:0")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
 		return err

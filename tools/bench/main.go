@@ -119,7 +119,7 @@ sinks:
 	if err != nil {
 		return result{}, err
 	}
-	cmd := exec.Command(bin, "agent", "--config", cfg)
+	cmd := exec.Command(bin, "agent", "--config", cfg, "--http-addr", "127.0.0.1:0")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
