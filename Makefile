@@ -56,8 +56,7 @@ fmt:
 	gofmt -w $$(git ls-files '*.go')
 
 tidy-check:
-	@cp go.mod /tmp/go.mod.bak; cp go.sum /tmp/go.sum.bak; $(GO) mod tidy; \
-	if ! git diff --quiet -- go.mod go.sum; then echo "go.mod/go.sum not tidy"; cp /tmp/go.mod.bak go.mod; cp /tmp/go.sum.bak go.sum; exit 1; fi
+	@$(GO) mod tidy -diff >/dev/null || { echo "go.mod/go.sum not tidy: run go mod tidy"; $(GO) mod tidy -diff; exit 1; }
 
 clean:
 	rm -rf bin

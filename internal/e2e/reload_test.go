@@ -107,7 +107,7 @@ func TestReloadUnderLoad(t *testing.T) {
 			<-agentDone
 		}
 	}()
-	st := waitStatus(t, addr, 10*time.Second, func(s *status.Status) bool { return s.Ready })
+	waitStatus(t, addr, 10*time.Second, func(s *status.Status) bool { return s.Ready })
 
 	waitReloads := func(want int64) *status.Status {
 		t.Helper()
@@ -118,7 +118,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	// 1. ConfigMap update: main's batching changes, a second sink appears, debug level.
 	step()
 	cm.publish(t, base("debug", mainSink("50ms")+extraSink))
-	st = waitReloads(1)
+	st := waitReloads(1)
 	if len(st.Sinks) != 2 {
 		t.Fatalf("after adding a sink: status shows %d sinks, want 2", len(st.Sinks))
 	}
@@ -206,15 +206,6 @@ func TestReloadUnderLoad(t *testing.T) {
 			t.Errorf("agent log lacks %q", want)
 		}
 	}
-}
-
-func getStatus(t *testing.T, addr string) *status.Status {
-	t.Helper()
-	var s status.Status
-	if err := json.Unmarshal([]byte(httpGetString(t, "http://"+addr+status.Path)), &s); err != nil {
-		t.Fatalf("status: %v", err)
-	}
-	return &s
 }
 
 // waitStatus polls the status document until ok accepts it.

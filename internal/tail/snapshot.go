@@ -153,9 +153,7 @@ func (f *file) status(group string) FileStatus {
 func (m *Manager) Files() []FileStatus {
 	var out []FileStatus
 	for _, c := range m.Snapshot() {
-		for _, f := range c.Files {
-			out = append(out, f)
-		}
+		out = append(out, c.Files...)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out
