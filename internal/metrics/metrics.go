@@ -49,7 +49,10 @@ type Metrics struct {
 	checkpointTime   prometheus.Histogram
 	reloads          *prometheus.CounterVec
 	reloadOK         prometheus.Gauge
+	reloadFailed     prometheus.Gauge
+	reloadFailedSet  bool
 	suppressed       *prometheus.CounterVec
+	reg              prometheus.Registerer
 }
 
 // New registers the agent's metrics, the Go runtime and process collectors, and a
@@ -79,15 +82,24 @@ func New(reg prometheus.Registerer, version string, snap func() Snapshot) *Metri
 			Namespace: ns, Name: "config_last_reload_success_timestamp_seconds",
 			Help: "When the running configuration was loaded (start or last successful reload), unix seconds.",
 		}),
+		reloadFailed: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: ns, Name: "config_last_reload_failure_timestamp_seconds",
+			Help: "When a configuration reload was last rejected, unix seconds (absent before the first).",
+		}),
 		suppressed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "log_messages_suppressed_total",
 			Help: "Lines of the agent's own log suppressed as rapid repeats, by level.",
 		}, []string{"level"}),
 	}
+	m.reg = reg
 	for _, r := range []string{"ok", "error"} {
 		m.checkpointWrites.WithLabelValues(r)
 		m.reloads.WithLabelValues(r)
 	}
+	for _, l := range []string{"debug", "info", "warn", "error"} {
+		m.suppressed.WithLabelValues(l)
+	}
+	m.reg = reg
 	m.reloadOK.SetToCurrentTime()
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: ns, Name: "build_info",
@@ -130,10 +142,15 @@ func (m *Metrics) CheckpointWrite(d time.Duration, err error) {
 	m.checkpointWrites.WithLabelValues("ok").Inc()
 }
 
-// Reload records a configuration reload.
+// Reload records a configuration reload. Calls are serialized by the caller.
 func (m *Metrics) Reload(err error) {
 	if err != nil {
 		m.reloads.WithLabelValues("error").Inc()
+		m.reloadFailed.SetToCurrentTime()
+		if !m.reloadFailedSet {
+			m.reloadFailedSet = true
+			m.reg.MustRegister(m.reloadFailed)
+		}
 		return
 	}
 	m.reloads.WithLabelValues("ok").Inc()
