@@ -456,3 +456,19 @@ func TestEditDistance(t *testing.T) {
 		}
 	}
 }
+
+// TestDocEmbedsFull keeps the example in docs/configuration.md identical to
+// testdata/full.yaml, which the tests load.
+func TestDocEmbedsFull(t *testing.T) {
+	full, err := os.ReadFile(filepath.Join("testdata", "full.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "configuration.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(doc), "```yaml\n"+string(full)+"```\n") {
+		t.Fatal("docs/configuration.md does not embed testdata/full.yaml verbatim; copy it into the yaml block")
+	}
+}
