@@ -266,26 +266,51 @@ func (a *Agent) Run(ctx context.Context) error {
 	}()
 	timer := time.NewTimer(deadline)
 	defer timer.Stop()
+	stopped := true
 	select {
 	case <-drained:
 		a.log.Info("sinks drained", "took", time.Since(start).Round(time.Millisecond).String())
 	case <-timer.C:
 		a.log.Warn("shutdown deadline reached before the sinks drained; unacknowledged records will be read again at the next start")
-		stopSinks()
-		<-drained
+		stopped = a.stopSinks(stopSinks, drained, sinkStopGrace)
 	case <-a.abort:
 		a.log.Warn("aborting shutdown: unacknowledged records will be read again at the next start")
-		stopSinks()
-		<-drained
+		stopped = a.stopSinks(stopSinks, drained, sinkAbortGrace)
 	}
 	close(cpStop)
 	<-cpDone
-	a.closeSinks(context.Background())
+	if stopped {
+		a.closeSinks(context.Background())
+	}
 	if err := a.store.Sync(); err != nil {
 		return fmt.Errorf("final checkpoint write: %w", err)
 	}
 	a.log.Info("stopped", "took", time.Since(start).Round(time.Millisecond).String())
 	return nil
+}
+
+// How long stopped sinks get to return from a delivery attempt: after the shutdown
+// deadline, and after a second signal (which means: now).
+const (
+	sinkStopGrace  = 2 * time.Second
+	sinkAbortGrace = 250 * time.Millisecond
+)
+
+// stopSinks cancels the sinks and waits a moment for their runners to return. A sink
+// stuck in a system call (a write to a hung NFS mount or a full pipe) cannot be
+// interrupted; then the agent goes on without it, leaving it unclosed, which is safe:
+// the checkpoints cover only what was acknowledged before. It reports whether every
+// runner returned.
+func (a *Agent) stopSinks(cancel func(), drained <-chan struct{}, grace time.Duration) bool {
+	cancel()
+	select {
+	case <-drained:
+		return true
+	case <-time.After(grace):
+		a.log.Error("a sink did not stop (stuck in a write?); exiting without it: its unacknowledged records will be read again at the next start",
+			"waited", grace.String())
+		return false
+	}
 }
 
 func (a *Agent) syncCheckpoints() {
