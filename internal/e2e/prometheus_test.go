@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -18,8 +17,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -412,92 +409,6 @@ func TestAlertRules(t *testing.T) {
 	})
 }
 
-// monBuffer is an io.Writer for a child process's output that the test may read while
-// the process runs.
-type monBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *monBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *monBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// promFreeAddr returns a loopback address with a port that was free a moment ago.
-func promFreeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
-// monDaemon is a child process that runs until the test ends.
-type monDaemon struct {
-	name string
-	cmd  *exec.Cmd
-	log  *monBuffer
-	done chan struct{}
-}
-
-// startMonDaemon starts a process and stops it (SIGTERM, then SIGKILL after 20s) when the
-// test ends.
-func startMonDaemon(t *testing.T, name, path string, args ...string) *monDaemon {
-	t.Helper()
-	d := &monDaemon{name: name, cmd: exec.Command(path, args...), log: &monBuffer{}, done: make(chan struct{})}
-	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
-	if err := d.cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", name, err)
-	}
-	go func() { _ = d.cmd.Wait(); close(d.done) }()
-	t.Cleanup(func() {
-		_ = d.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-d.done:
-		case <-time.After(20 * time.Second):
-			_ = d.cmd.Process.Kill()
-			<-d.done
-			t.Errorf("%s did not exit within 20s of SIGTERM", name)
-		}
-	})
-	return d
-}
-
-func (d *monDaemon) exited() bool {
-	select {
-	case <-d.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// monHTTPGet fetches url and returns the status code and body.
-func monHTTPGet(ctx context.Context, u string) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return 0, nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, b, err
-}
-
 // promClient queries Prometheus' HTTP API.
 type promClient struct {
 	base string // http://host:port
@@ -516,7 +427,7 @@ func (p *promClient) get(ctx context.Context, path string, params url.Values) (*
 	if params != nil {
 		u += "?" + params.Encode()
 	}
-	code, body, err := monHTTPGet(ctx, u)
+	code, body, err := httpGet(ctx, u)
 	if err != nil {
 		return nil, err
 	}
@@ -617,13 +528,13 @@ func TestPrometheusScrape(t *testing.T) {
 			len(m.Containers), m.Totals.LongLines, m.Totals.Malformed)
 	}
 
-	agentAddr := promFreeAddr(t)
-	agent := startMonDaemon(t, "agent", binary, "agent",
+	agentAddr := freeAddr(t)
+	agent := startDaemon(t, "agent", binary, "agent",
 		"--pods-dir", filepath.Join(node, "pods"), "--data-dir", filepath.Join(root, "data"),
 		"--sink", "file:"+filepath.Join(root, "out", "out.json"), "--http-addr", agentAddr)
 	metricsURL := "http://" + agentAddr + "/metrics"
 	for {
-		code, _, err := monHTTPGet(ctx, "http://"+agentAddr+"/healthz")
+		code, _, err := httpGet(ctx, "http://"+agentAddr+"/healthz")
 		if err == nil && code == http.StatusOK {
 			break
 		}
@@ -633,7 +544,7 @@ func TestPrometheusScrape(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
-	promAddr := promFreeAddr(t)
+	promAddr := freeAddr(t)
 	rules := filepath.Join(monitoringDir(t), "alerts.yaml")
 	promCfg := filepath.Join(root, "prometheus.yml")
 	writeFile(t, promCfg, fmt.Sprintf(`global:
@@ -647,7 +558,7 @@ scrape_configs:
     static_configs:
       - targets: [%q]
 `, rules, agentAddr))
-	prom := startMonDaemon(t, "prometheus", prometheus, "--config.file="+promCfg,
+	prom := startDaemon(t, "prometheus", prometheus, "--config.file="+promCfg,
 		"--storage.tsdb.path="+filepath.Join(root, "prometheus-data"), "--web.listen-address="+promAddr)
 	pc := &promClient{base: "http://" + promAddr}
 
@@ -676,7 +587,7 @@ scrape_configs:
 		m.Totals.Lines, m.Totals.Malformed, len(m.Containers), scrapeSinkName)
 
 	// The live page lints clean.
-	code, page, err := monHTTPGet(ctx, metricsURL)
+	code, page, err := httpGet(ctx, metricsURL)
 	if err != nil || code != http.StatusOK {
 		t.Fatalf("GET %s: %d %v", metricsURL, code, err)
 	}

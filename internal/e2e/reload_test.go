@@ -79,7 +79,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	genDone := make(chan error, 1)
 	go func() { genDone <- genCmd.Wait() }()
 
-	addr := statusFreeAddr(t)
+	addr := freeAddr(t)
 	base := func(level, sinks string) string {
 		return "data_dir: " + data + "\nsources:\n  pods_dir: " + filepath.Join(node, "pods") + "\n" +
 			"  poll_interval: 50ms\n  rescan_interval: 1s\ncheckpoint:\n  interval: 100ms\n" +
@@ -93,20 +93,7 @@ func TestReloadUnderLoad(t *testing.T) {
 
 	cm := &configMap{dir: filepath.Join(root, "config")}
 	cm.publish(t, base("info", mainSink("200ms")))
-	agent := exec.Command(binary, "agent", "--config", cm.path())
-	agentLog := &strings.Builder{}
-	agent.Stdout, agent.Stderr = agentLog, agentLog
-	if err := agent.Start(); err != nil {
-		t.Fatal(err)
-	}
-	agentDone := make(chan error, 1)
-	go func() { agentDone <- agent.Wait() }()
-	defer func() {
-		if agent.ProcessState == nil {
-			agent.Process.Kill()
-			<-agentDone
-		}
-	}()
+	agent := startDaemon(t, "agent", binary, "agent", "--config", cm.path())
 	waitStatus(t, addr, 10*time.Second, func(s *status.Status) bool { return s.Ready })
 
 	waitReloads := func(want int64) *status.Status {
@@ -143,9 +130,7 @@ func TestReloadUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeFile(t, cm.path(), base("info", mainSink("100ms")))
-	if err := agent.Process.Signal(syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
+	agent.signal(t, syscall.SIGHUP)
 	st = waitReloads(2)
 	if len(st.Sinks) != 1 || st.Config.LastError != "" {
 		t.Fatalf("after removing a sink: %d sinks, last error %q; want 1 and none", len(st.Sinks), st.Config.LastError)
@@ -153,9 +138,7 @@ func TestReloadUnderLoad(t *testing.T) {
 
 	// 4. SIGHUP with identical content still reloads (and changes nothing).
 	step()
-	if err := agent.Process.Signal(syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
+	agent.signal(t, syscall.SIGHUP)
 	waitReloads(3)
 
 	if err := <-genDone; err != nil {
@@ -176,22 +159,15 @@ func TestReloadUnderLoad(t *testing.T) {
 		}
 		return lines > 0
 	})
-	if err := agent.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-agentDone:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("agent did not stop within 30s of SIGTERM")
-	}
-	if code := agent.ProcessState.ExitCode(); code != 0 {
-		t.Fatalf("agent exited %d, want 0\n%s", code, tailString(agentLog.String(), 4000))
+	agent.signal(t, syscall.SIGTERM)
+	if code := agent.wait(t, 30*time.Second); code != 0 {
+		t.Fatalf("agent exited %d, want 0\n%s", code, tailString(agent.log.String(), 4000))
 	}
 	rep := check(t, m, mainOut)
 	t.Logf("main sink after 3 reloads and 1 rejected: %s", rep.String())
 	if !rep.OK() || rep.Duplicates != 0 || rep.Expected == 0 {
 		t.Fatalf("the sink that stayed lost or repeated lines across reloads:\n%s\nagent log:\n%s",
-			rep.String(), tailString(agentLog.String(), 4000))
+			rep.String(), tailString(agent.log.String(), 4000))
 	}
 	if m.Totals.Rotations == 0 || m.Totals.Restarts == 0 {
 		t.Fatalf("the simulation did not rotate or restart: %+v", m.Totals)
@@ -202,7 +178,7 @@ func TestReloadUnderLoad(t *testing.T) {
 		t.Fatalf("extra sink: %s", extra.String())
 	}
 	for _, want := range []string{"configuration reloaded", "configuration reload rejected", "sink added", "sink removed"} {
-		if !strings.Contains(agentLog.String(), want) {
+		if !strings.Contains(agent.log.String(), want) {
 			t.Errorf("agent log lacks %q", want)
 		}
 	}

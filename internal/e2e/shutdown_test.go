@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -63,7 +62,7 @@ func TestShutdownWithStuckSink(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer reader.Close()
-			addr := statusFreeAddr(t)
+			addr := freeAddr(t)
 			data := filepath.Join(root, "data")
 			cfg := filepath.Join(root, "agent.yaml")
 			writeFile(t, cfg, "data_dir: "+data+"\nsources:\n  pods_dir: "+pods+"\n  poll_interval: 50ms\n"+
@@ -71,46 +70,23 @@ func TestShutdownWithStuckSink(t *testing.T) {
 				"sinks:\n  - name: pipe\n    type: file\n    path: "+fifo+"\n    fsync: false\n    max_size: 1GiB\n"+
 				"    batch:\n      max_bytes: 8KiB\n"+
 				"shutdown:\n  deadline: "+tc.deadline+"\nhttp:\n  addr: "+addr+"\n")
-			cmd := exec.Command(binary, "agent", "--config", cfg)
-			log := &strings.Builder{}
-			cmd.Stdout, cmd.Stderr = log, log
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
-			defer func() {
-				if cmd.ProcessState == nil {
-					cmd.Process.Kill()
-					<-done
-				}
-			}()
+			agent := startDaemon(t, "agent", binary, "agent", "--config", cfg)
 			// Stuck: some batches went into the pipe, the next write blocks.
 			waitStatus(t, addr, 10*time.Second, func(s *status.Status) bool {
 				return len(s.Sinks) == 1 && s.Sinks[0].Records > 0 && s.Sinks[0].InFlight > 0 && s.Checkpoint.Entries > 0
 			})
 			time.Sleep(300 * time.Millisecond) // the checkpoint loop writes what was acknowledged
 			start := time.Now()
-			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-				t.Fatal(err)
-			}
+			agent.signal(t, syscall.SIGTERM)
 			if tc.second {
-				select {
-				case err := <-done:
-					t.Fatalf("agent exited (%v) before the second signal although its sink is stuck and the deadline is %s\n%s", err, tc.deadline, log)
-				case <-time.After(500 * time.Millisecond):
+				time.Sleep(500 * time.Millisecond)
+				if agent.exited() {
+					t.Fatalf("agent exited before the second signal although its sink is stuck and the deadline is %s\n%s", tc.deadline, agent.log)
 				}
-				if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-					t.Fatal(err)
-				}
+				agent.signal(t, syscall.SIGINT)
 			}
-			select {
-			case <-done:
-			case <-time.After(tc.within):
-				t.Fatalf("agent still running %v after SIGTERM\n%s", tc.within, log)
-			}
-			if code := cmd.ProcessState.ExitCode(); code != 0 {
-				t.Fatalf("exit code %d, want 0\n%s", code, log)
+			if code := agent.wait(t, tc.within); code != 0 {
+				t.Fatalf("exit code %d, want 0\n%s", code, agent.log)
 			}
 			t.Logf("stopped %v after SIGTERM", time.Since(start).Round(time.Millisecond))
 

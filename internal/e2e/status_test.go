@@ -6,14 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -42,7 +40,7 @@ func TestStatusWatchTerminal(t *testing.T) {
 			t.Fatalf("starting logferry status in a pty: %v", err)
 		}
 		defer ptmx.Close()
-		out := &statusBuffer{}
+		out := &syncBuffer{}
 		copied := make(chan struct{})
 		go func() {
 			defer close(copied)
@@ -148,7 +146,7 @@ func TestStatusWatchTerminal(t *testing.T) {
 	})
 
 	t.Run("nothing listening", func(t *testing.T) {
-		addr := statusFreeAddr(t)
+		addr := freeAddr(t)
 		cmd := exec.Command(binary, "status", "--addr", addr)
 		out, err := cmd.CombinedOutput()
 		var ee *exec.ExitError
@@ -179,10 +177,10 @@ func startStatusNode(t *testing.T) *statusNode {
 	nodeDir := filepath.Join(root, "node")
 	podsDir := filepath.Join(nodeDir, "pods")
 
-	gen := startStatusProc(t, "gen", "gen", "--out", nodeDir, "--format", "cri",
+	gen := startDaemon(t, "gen", binary, "gen", "--out", nodeDir, "--format", "cri",
 		"--namespaces", "2", "--pods", "3", "--containers", "2",
 		"--lines", "0", "--duration", "2m", "--rate", "300", "--line-size", "150", "--seed", "7")
-	t.Cleanup(func() { gen.stop(t, syscall.SIGINT) })
+	t.Cleanup(func() { gen.stop(t, syscall.SIGINT) }) // runs before startDaemon's SIGTERM
 
 	// The generated containers, from the kubelet layout pods/<ns>_<pod>_<uid>/<container>/.
 	var containers []string
@@ -201,13 +199,13 @@ func startStatusNode(t *testing.T) *statusNode {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("gen made %d container directories in 15s, want 6:\n%s", len(containers), gen.out.String())
+			t.Fatalf("gen made %d container directories in 15s, want 6:\n%s", len(containers), gen.log.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 
-	addr := statusFreeAddr(t)
-	agent := startStatusProc(t, "agent", "agent", "--pods-dir", podsDir, "--data-dir", filepath.Join(root, "data"),
+	addr := freeAddr(t)
+	agent := startDaemon(t, "agent", binary, "agent", "--pods-dir", podsDir, "--data-dir", filepath.Join(root, "data"),
 		"--sink", "file:"+filepath.Join(root, "out", "out.json"), "--http-addr", addr)
 	t.Cleanup(func() { agent.stop(t, syscall.SIGTERM) })
 
@@ -224,11 +222,11 @@ func startStatusNode(t *testing.T) *statusNode {
 		}
 		select {
 		case <-agent.done:
-			t.Fatalf("the agent exited before it was ready:\n%s", tailString(agent.out.String(), 4000))
+			t.Fatalf("the agent exited before it was ready:\n%s", tailString(agent.log.String(), 4000))
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("GET /readyz on %s: not 200 within 30s (last: %v):\n%s", addr, err, tailString(agent.out.String(), 4000))
+			t.Fatalf("GET /readyz on %s: not 200 within 30s (last: %v):\n%s", addr, err, tailString(agent.log.String(), 4000))
 		}
 	}
 
@@ -246,72 +244,6 @@ func startStatusNode(t *testing.T) *statusNode {
 		t.Fatalf("the status document has sinks %+v, want one with a name", s.Sinks)
 	}
 	return &statusNode{addr: addr, sink: s.Sinks[0].Name, containers: containers}
-}
-
-// statusProc is a background logferry process.
-type statusProc struct {
-	name string
-	cmd  *exec.Cmd
-	out  *statusBuffer
-	done chan struct{}
-}
-
-func startStatusProc(t *testing.T, name string, args ...string) *statusProc {
-	t.Helper()
-	p := &statusProc{name: name, out: &statusBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(binary, args...)
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", name, err)
-	}
-	go func() { p.cmd.Wait(); close(p.done) }()
-	return p
-}
-
-// stop signals the process and waits for it, killing it after 20s.
-func (p *statusProc) stop(t *testing.T, sig syscall.Signal) {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(sig)
-	select {
-	case <-p.done:
-	case <-time.After(20 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-		t.Errorf("%s did not exit within 20s of %v:\n%s", p.name, sig, tailString(p.out.String(), 3000))
-	}
-}
-
-// statusBuffer is a bytes.Buffer safe for one writer and concurrent readers.
-type statusBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *statusBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *statusBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-// statusFreeAddr returns 127.0.0.1:PORT with a port nothing listens on (for now).
-func statusFreeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // statusFrames splits a terminal's output into the complete frames it shows (the text
