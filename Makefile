@@ -35,7 +35,7 @@ bench-micro:
 
 ## fuzz-smoke: every fuzz target briefly.
 fuzz-smoke:
-	@set -e; for pkg in ./internal/format ./internal/config ./internal/record; do \
+	@set -e; for pkg in $$(grep -l '^func Fuzz' $$(git ls-files --cached --others --exclude-standard '*_test.go') | xargs -n1 dirname | sort -u | sed 's|^|./|'); do \
 	  for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "fuzz $$pkg $$target"; \
 	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s $$pkg; \

@@ -13,28 +13,35 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/logferry/logferry/internal/checkpoint"
 	"github.com/logferry/logferry/internal/config"
 	"github.com/logferry/logferry/internal/discover"
+	"github.com/logferry/logferry/internal/kube"
 	"github.com/logferry/logferry/internal/metrics"
 	"github.com/logferry/logferry/internal/pipeline"
+	"github.com/logferry/logferry/internal/process"
 	"github.com/logferry/logferry/internal/sink"
 	"github.com/logferry/logferry/internal/tail"
 )
 
 // Agent is one running collection graph.
 type Agent struct {
-	cfg     atomic.Pointer[config.Config] // the running configuration (reload swaps it)
-	log     *slog.Logger
-	store   *checkpoint.Store
-	budget  *pipeline.Budget
-	outlets atomic.Pointer[outletSet]
-	tails   *tail.Manager
-	watch   *discover.Watcher
-	newSink func(c config.Sink, log *slog.Logger) (sink.Sink, error)
-	metrics *metrics.Metrics // nil without a registry
-	onLevel func(string) error
+	cfg       atomic.Pointer[config.Config] // the running configuration (reload swaps it)
+	log       *slog.Logger
+	store     *checkpoint.Store
+	budget    *pipeline.Budget
+	outlets   atomic.Pointer[outletSet]
+	tails     *tail.Manager
+	watch     *discover.Watcher
+	newSink   func(c config.Sink, log *slog.Logger) (sink.Sink, error)
+	metrics   *metrics.Metrics // nil without a registry
+	kube      *kube.Cache      // nil when Kubernetes metadata is off
+	pods      *podSettings     // per-pod settings; nil when metadata is off
+	events    *kube.Events     // nil when metadata is off
+	procStats process.Stats
+	onLevel   func(string) error
 
 	started time.Time
 	// alive is the last time the collection loop (the checkpoint ticker, which also
@@ -80,6 +87,9 @@ type Options struct {
 	ConfigPath string
 	// SetLogLevel, if not nil, is called with log.level at every reload.
 	SetLogLevel func(level string) error
+	// KubeClient, if not nil, is used for pod metadata instead of building one from
+	// the configuration (tests), and turns metadata on.
+	KubeClient kubernetes.Interface
 }
 
 // New builds the graph without starting anything but the sinks' resources (files are
@@ -113,6 +123,18 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 		return nil, err
 	}
 	a.outlets.Store(&outletSet{outs: plan.order})
+	if err := a.setupKube(cfg, o); err != nil {
+		a.closeSinks(context.Background())
+		return nil, err
+	}
+	var meta func(string, string) (*tail.PodView, uint64, bool)
+	if a.kube != nil {
+		if err := a.setupPods(cfg); err != nil {
+			a.closeSinks(context.Background())
+			return nil, err
+		}
+		meta = a.podView
+	}
 	src := cfg.Sources
 	a.tails = tail.New(tail.Options{
 		MaxLineBytes:        int(src.MaxLineBytes),
@@ -128,6 +150,8 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 		Budget:              a.budget,
 		Pool:                pipeline.NewPool(4 << 20),
 		Send:                a.send,
+		Metadata:            meta,
+		ProcessStats:        &a.procStats,
 		Logger:              a.log,
 	})
 	w, err := discover.New(discover.Options{
@@ -233,6 +257,11 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 	}()
 
+	// Pod metadata before reading, so the first lines carry it (bounded wait).
+	kubeCtx, stopKube := context.WithCancel(context.Background())
+	defer stopKube()
+	kubeDone := a.startKube(kubeCtx)
+
 	// Readers and discovery last.
 	var readWG sync.WaitGroup
 	readWG.Add(2)
@@ -279,6 +308,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	close(cpStop)
 	<-cpDone
+	stopKube()
+	<-kubeDone
+	if a.events != nil {
+		a.events.Stop()
+	}
 	if stopped {
 		a.closeSinks(context.Background())
 	}

@@ -102,7 +102,7 @@ func startAgent(t *testing.T, cfg *config.Config) (stop func()) {
 
 // run builds and starts an agent; stop cancels it and waits (at most 10 s) for Run to
 // return. stop may be called more than once.
-func run(t *testing.T, cfg *config.Config, o Options) (*Agent, func()) {
+func run(t testing.TB, cfg *config.Config, o Options) (*Agent, func()) {
 	t.Helper()
 	a, err := New(cfg, o)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/logferry/logferry/internal/config"
+	"github.com/logferry/logferry/internal/podconfig"
 	"github.com/logferry/logferry/internal/tail"
 )
 
@@ -40,6 +41,7 @@ var restartOnly = []struct {
 	{"sources.max_merged_bytes", func(c *config.Config) any { return c.Sources.MaxMergedBytes }, func(d, s *config.Config) { d.Sources.MaxMergedBytes = s.Sources.MaxMergedBytes }},
 	{"pipeline", func(c *config.Config) any { return c.Pipeline }, func(d, s *config.Config) { d.Pipeline = s.Pipeline }},
 	{"http", func(c *config.Config) any { return c.HTTP }, func(d, s *config.Config) { d.HTTP = s.HTTP }},
+	{"kubernetes", func(c *config.Config) any { return c.Kubernetes }, func(d, s *config.Config) { d.Kubernetes = s.Kubernetes }},
 	{"log.format", func(c *config.Config) any { return c.Log.Format }, func(d, s *config.Config) { d.Log.Format = s.Log.Format }},
 }
 
@@ -95,6 +97,14 @@ func (a *Agent) applyLocked(next *config.Config) error {
 		if err := a.onLevel(applied.Log.Level); err != nil {
 			return err
 		}
+	}
+	if a.pods != nil && (!reflect.DeepEqual(cur.PodRules, applied.PodRules) || cur.Processors != applied.Processors) {
+		rules, probs := podconfig.ParseRules(applied.RawPodRules())
+		if len(probs) > 0 {
+			return probs[0]
+		}
+		a.pods.setRules(rules, podOptions(applied.Processors))
+		a.log.Info("pod rules changed; every container takes its new settings at its next read")
 	}
 	src := applied.Sources
 	a.tails.SetLive(tail.Live{

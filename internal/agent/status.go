@@ -62,6 +62,16 @@ func (a *Agent) metricsSnapshot() metrics.Snapshot {
 		CorruptCheckpoints: a.CorruptCheckpoints.Load(),
 		DiscoveryErrors:    a.DiscoveryErrors.Load(),
 	}
+	if a.kube != nil {
+		st := a.kube.Stats()
+		s.Kube = &st
+		s.Process = &a.procStats
+		s.PodProblems = a.pods.problems.Load()
+		s.Silences = a.pods.silences(func(uid string) bool {
+			p, ok := a.kube.Lookup(uid)
+			return ok && !p.Deleted
+		})
+	}
 	for _, o := range a.outlets.Load().outs {
 		s.Sinks = append(s.Sinks, metrics.Sink{Name: o.cfg.Name, Type: o.cfg.Type, Stats: o.runner.Stats()})
 	}

@@ -43,6 +43,14 @@ type Config struct {
 	Log Log
 	// HTTP (http) configures the agent's HTTP endpoints.
 	HTTP HTTP
+	// Kubernetes (kubernetes) configures pod metadata from the API server.
+	Kubernetes Kubernetes
+	// PodRules (pod_rules) give pods settings by namespace and label selector,
+	// with the keys and values of the logferry.io/ annotations (docs/kubernetes.md);
+	// a pod's own annotations win over rules, and later rules over earlier ones.
+	PodRules []PodRule
+	// Processors (processors) sets the defaults of the per-pod processors.
+	Processors Processors
 
 	// sinkTypes are the sink types Validate accepts; nil means
 	// DefaultSinkTypes.
@@ -60,6 +68,52 @@ func (c *Config) fields() []field {
 		{"shutdown", object(c.Shutdown.fields())},
 		{"log", object(c.Log.fields())},
 		{"http", object(c.HTTP.fields())},
+		{"kubernetes", object(c.Kubernetes.fields())},
+		{"pod_rules", podRuleList(&c.PodRules)},
+		{"processors", object(c.Processors.fields())},
+	}
+}
+
+// PodRule is one entry of pod_rules.
+type PodRule struct {
+	// Namespaces (namespaces) the rule applies to; empty: every namespace.
+	Namespaces []string
+	// Selector (selector) is a label selector, "app=web,tier in (a,b)"; empty:
+	// every pod.
+	Selector string
+	// Settings (settings) are annotation keys without the logferry.io/ prefix
+	// ("multiline", "parse.app") and their values.
+	Settings map[string]string
+	// Line is not a key: where the rule starts, for error messages.
+	Line int
+}
+
+func (r *PodRule) fields() []field {
+	return []field{
+		{"namespaces", strList(&r.Namespaces)},
+		{"selector", str(&r.Selector)},
+		{"settings", stringMap(&r.Settings)},
+	}
+}
+
+// Processors are the defaults of the per-pod processors.
+type Processors struct {
+	// ParseKey (parse_key) is the field parsed bodies go under. Default "fields".
+	ParseKey string
+	// MultilineMaxLines (multiline_max_lines), MultilineMaxBytes
+	// (multiline_max_bytes) and MultilineTimeout (multiline_timeout) apply where a
+	// multiline setting does not give its own. Defaults 500, 256KiB, 2s.
+	MultilineMaxLines int
+	MultilineMaxBytes Size
+	MultilineTimeout  time.Duration
+}
+
+func (p *Processors) fields() []field {
+	return []field{
+		{"parse_key", str(&p.ParseKey)},
+		{"multiline_max_lines", integer(&p.MultilineMaxLines)},
+		{"multiline_max_bytes", size(&p.MultilineMaxBytes)},
+		{"multiline_timeout", duration(&p.MultilineTimeout)},
 	}
 }
 
@@ -228,6 +282,42 @@ func (s *Shutdown) fields() []field {
 	}
 }
 
+// Kubernetes configures pod metadata from the API server (docs/kubernetes.md).
+// Changing it takes a restart.
+type Kubernetes struct {
+	// Enabled (enabled) is "auto" (the default: on when running in a cluster,
+	// that is when KUBERNETES_SERVICE_HOST is set, or when kubeconfig is given),
+	// "true" or "false".
+	Enabled string
+	// Kubeconfig (kubeconfig) is a kubeconfig file; "" uses the in-cluster
+	// service account.
+	Kubeconfig string
+	// Annotations (annotations) are the pod annotations rendered into records,
+	// as glob patterns over the keys (e.g. "app.kubernetes.io/*"). Default none.
+	Annotations []string
+	// NamespaceLabels (namespace_labels) adds the namespace's labels to records
+	// (one more watch; RBAC needs namespaces get/list/watch). Default false.
+	NamespaceLabels *bool
+	// SyncTimeout (sync_timeout) is how long reading waits at start for the first
+	// list of pods, so the first lines carry metadata; after it, reading starts
+	// anyway and metadata is filled in when it arrives. Default 10s.
+	SyncTimeout time.Duration
+	// RetainDeleted (retain_deleted) is how long a deleted pod's metadata is kept
+	// after its files were last read. Default 10m.
+	RetainDeleted time.Duration
+}
+
+func (k *Kubernetes) fields() []field {
+	return []field{
+		{"enabled", str(&k.Enabled)},
+		{"kubeconfig", str(&k.Kubeconfig)},
+		{"annotations", strList(&k.Annotations)},
+		{"namespace_labels", boolean(&k.NamespaceLabels)},
+		{"sync_timeout", duration(&k.SyncTimeout)},
+		{"retain_deleted", duration(&k.RetainDeleted)},
+	}
+}
+
 // HTTP configures the agent's HTTP endpoints. Changing it takes a restart.
 type HTTP struct {
 	// Addr (addr) is where /metrics, /healthz, /readyz and /api/v1/status are
@@ -305,6 +395,8 @@ func defaults(lookupEnv func(string) (string, bool)) *Config {
 		Shutdown:   Shutdown{Deadline: 25 * time.Second},
 		Log:        Log{Level: "info", Format: "json"},
 		HTTP:       HTTP{Addr: "127.0.0.1:9733"},
+		Kubernetes: Kubernetes{Enabled: "auto", SyncTimeout: 10 * time.Second, RetainDeleted: 10 * time.Minute},
+		Processors: Processors{ParseKey: "fields", MultilineMaxLines: 500, MultilineMaxBytes: 256 * KiB, MultilineTimeout: 2 * time.Second},
 		sinkTypes:  DefaultSinkTypes(),
 	}
 }

@@ -113,7 +113,7 @@ var validationCases = []parseCase{
 var unknownKeyCases = []parseCase{
 	{"top", "sink: x\n" + okSink, "t.yaml:1: sink: unknown key (did you mean sinks?)"},
 	{"top unrelated", "colour: red\n" + okSink,
-		"t.yaml:1: colour: unknown key (known keys: checkpoint, data_dir, http, log, node_name, pipeline, shutdown, sinks, sources)"},
+		"t.yaml:1: colour: unknown key (known keys: checkpoint, data_dir, http, kubernetes, log, node_name, pipeline, pod_rules, processors, shutdown, sinks, sources)"},
 	{"sources", "sources:\n  pod_dir: /x\n" + okSink, "t.yaml:2: sources.pod_dir: unknown key (did you mean pods_dir?)"},
 	{"camel case", "sources:\n  podsDir: /x\n" + okSink, "t.yaml:2: sources.podsDir: unknown key (did you mean pods_dir?)"},
 	{"pipeline", "pipeline:\n  worker: 2\n" + okSink, "t.yaml:2: pipeline.worker: unknown key (did you mean workers?)"},
@@ -123,7 +123,7 @@ var unknownKeyCases = []parseCase{
 	{"shutdown", "shutdown:\n  timeout: 1s\n" + okSink, "t.yaml:2: shutdown.timeout: unknown key (known keys: deadline)"},
 	{"log", "log:\n  lvl: info\n" + okSink, "t.yaml:2: log.lvl: unknown key (did you mean level?)"},
 	{"odd key quoted", "\"a.b\": 1\n" + okSink,
-		`t.yaml:1: "a.b": unknown key (known keys: checkpoint, data_dir, http, log, node_name, pipeline, shutdown, sinks, sources)`},
+		`t.yaml:1: "a.b": unknown key (known keys: checkpoint, data_dir, http, kubernetes, log, node_name, pipeline, pod_rules, processors, shutdown, sinks, sources)`},
 	{"merge key", "sinks:\n  - <<: {name: a}\n    type: stdout\n",
 		"t.yaml:2: sinks[0].\"<<\": merge keys (<<) are not supported\nt.yaml:2: sinks[0].name: required"},
 }
@@ -143,7 +143,7 @@ var wrongTypeCases = []parseCase{
 	{"bool", okSink + "    fsync: maybe\n", `t.yaml:4: sinks[0].fsync: want true or false, got "maybe"`},
 	{"string mapping", "node_name: {a: 1}\n" + okSink, "t.yaml:1: node_name: want a string, got a mapping"},
 	{"string list", "exclude_me: 1\nsources:\n  exclude: '*.gz'\n" + okSink,
-		"t.yaml:1: exclude_me: unknown key (known keys: checkpoint, data_dir, http, log, node_name, pipeline, shutdown, sinks, sources)\n" +
+		"t.yaml:1: exclude_me: unknown key (known keys: checkpoint, data_dir, http, kubernetes, log, node_name, pipeline, pod_rules, processors, shutdown, sinks, sources)\n" +
 			`t.yaml:3: sources.exclude: want a list, got "*.gz"`},
 	{"string list item", "sources:\n  exclude:\n    - [a]\n    - ~\n    - '[x'\n" + okSink,
 		"t.yaml:3: sources.exclude[0]: want a string, got a list\n" +
@@ -156,10 +156,10 @@ var wrongTypeCases = []parseCase{
 	{"two documents", okSink + "---\nlog: {}\n", "t.yaml:4: invalid YAML: a second YAML document (---) is not supported"},
 	{"aliases", "sinks:\n  - &s {name: a, type: stdout}\n  - *s\n", `t.yaml:3: sinks[1].name: duplicate sink name "a" (also sinks[0])`},
 	{"alias errors at the use", "x: &b {max_bytes: 1, max_wait: soon}\n" + okSink + "    batch: *b\n",
-		"t.yaml:1: x: unknown key (known keys: checkpoint, data_dir, http, log, node_name, pipeline, shutdown, sinks, sources)\n" +
+		"t.yaml:1: x: unknown key (known keys: checkpoint, data_dir, http, kubernetes, log, node_name, pipeline, pod_rules, processors, shutdown, sinks, sources)\n" +
 			`t.yaml:5: sinks[0].batch.max_wait: invalid duration "soon" (want e.g. 250ms, 10s, 1m)`},
 	{"aliased scalar", "d: &d 1s\ncheckpoint:\n  interval: *d\n" + okSink,
-		"t.yaml:1: d: unknown key (known keys: checkpoint, data_dir, http, log, node_name, pipeline, shutdown, sinks, sources)"},
+		"t.yaml:1: d: unknown key (known keys: checkpoint, data_dir, http, kubernetes, log, node_name, pipeline, pod_rules, processors, shutdown, sinks, sources)"},
 }
 
 var duplicateCases = []parseCase{
@@ -181,7 +181,7 @@ var envCases = []parseCase{
 		`t.yaml:1: data_dir: nested ${...} in the default of "${NOPE:-${HOME_DIR}" is not supported`},
 	{"integer", "pipeline:\n  workers: ${W}\n" + okSink, ""},
 	{"not in keys", "${HOME_DIR}: 1\n" + okSink,
-		`t.yaml:1: "${HOME_DIR}": unknown key (known keys: checkpoint, data_dir, http, log, node_name, pipeline, shutdown, sinks, sources)`},
+		`t.yaml:1: "${HOME_DIR}": unknown key (known keys: checkpoint, data_dir, http, kubernetes, log, node_name, pipeline, pod_rules, processors, shutdown, sinks, sources)`},
 }
 
 func allParseCases() [][]parseCase {

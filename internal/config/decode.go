@@ -544,3 +544,40 @@ func sinkList(p *[]Sink) decodeFunc {
 		*p = out
 	}
 }
+
+// podRuleList decodes pod_rules.
+func podRuleList(p *[]PodRule) decodeFunc {
+	return func(d *decoder, n *yaml.Node, path string) {
+		var out []PodRule
+		d.list(n, path, func(n *yaml.Node, path string) {
+			r := PodRule{Line: d.line(n)}
+			d.mapping(n, path, r.fields())
+			out = append(out, r)
+		})
+		*p = out
+	}
+}
+
+// stringMap decodes a mapping of free-form keys to string values.
+func stringMap(p *map[string]string) decodeFunc {
+	return func(d *decoder, n *yaml.Node, path string) {
+		n, _, leave := d.follow(n)
+		defer leave()
+		if isNull(n) {
+			return
+		}
+		if n.Kind != yaml.MappingNode {
+			d.errorf(d.line(n), path, "want a mapping of keys to values")
+			return
+		}
+		m := map[string]string{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			key := path + "." + k.Value
+			if val, ok := d.scalar(v, key, "a string"); ok {
+				m[k.Value] = val
+			}
+		}
+		*p = m
+	}
+}

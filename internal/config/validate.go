@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/logferry/logferry/internal/podconfig"
 )
 
 // Validate checks every rule and reports every broken one, as the
@@ -117,6 +119,23 @@ func (c *Config) validate() []*Error {
 	r.positive("shutdown.deadline", c.Shutdown.Deadline)
 	r.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	r.oneOf("log.format", c.Log.Format, "json", "text")
+	r.oneOf("kubernetes.enabled", c.Kubernetes.Enabled, "auto", "true", "false")
+	r.durationAtLeast("kubernetes.sync_timeout", c.Kubernetes.SyncTimeout, 0)
+	r.durationAtLeast("kubernetes.retain_deleted", c.Kubernetes.RetainDeleted, time.Second)
+	for i, a := range c.Kubernetes.Annotations {
+		if _, err := filepath.Match(a, ""); err != nil {
+			r.add(fmt.Sprintf("kubernetes.annotations[%d]", i), "bad pattern %q: %v", a, err)
+		}
+	}
+	c.validatePodRules(&r)
+	if c.Processors.ParseKey == "" {
+		r.add("processors.parse_key", "must not be empty")
+	}
+	if c.Processors.MultilineMaxLines < 1 {
+		r.add("processors.multiline_max_lines", "must be at least 1, got %d", c.Processors.MultilineMaxLines)
+	}
+	r.sizeAtLeast("processors.multiline_max_bytes", c.Processors.MultilineMaxBytes, 1)
+	r.durationAtLeast("processors.multiline_timeout", c.Processors.MultilineTimeout, 10*time.Millisecond)
 	r.hostPort("http.addr", c.HTTP.Addr)
 	r.hostPort("http.pprof_addr", c.HTTP.PprofAddr)
 	if c.HTTP.Addr != "" && c.HTTP.Addr == c.HTTP.PprofAddr {
@@ -184,4 +203,24 @@ func (r *rules) hostPort(key, v string) {
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		r.add(key, "port must be a number from 0 to 65535, got %q", port)
 	}
+}
+
+// validatePodRules checks every rule as the agent will use it: a bad selector,
+// namespace, key or value is a configuration error here (a pod annotation with the
+// same mistake is only reported on the pod).
+func (c *Config) validatePodRules(r *rules) {
+	_, probs := podconfig.ParseRules(c.RawPodRules())
+	for _, p := range probs {
+		r.add(p.Key, "%s (value %q)", p.Reason, p.Value)
+	}
+}
+
+// RawPodRules returns pod_rules in the form podconfig.ParseRules takes.
+func (c *Config) RawPodRules() []podconfig.RawRule {
+	out := make([]podconfig.RawRule, len(c.PodRules))
+	for i, pr := range c.PodRules {
+		out[i] = podconfig.RawRule{Namespaces: pr.Namespaces, Selector: pr.Selector, Values: pr.Settings,
+			Where: fmt.Sprintf("pod_rules[%d]", i)}
+	}
+	return out
 }

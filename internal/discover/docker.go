@@ -13,7 +13,8 @@ import (
 
 // RefreshMetadata reads the docker metadata of g again if it has none yet (the
 // directory can be seen before config.v2.json is written). It reports whether g gained
-// metadata.
+// metadata. Docker writes config.v2.json before it creates the log file, so a call made
+// after listing the directory finds the metadata of every log file the listing showed.
 func (g *Group) RefreshMetadata() bool {
 	if g.Layout != Docker || g.Source.Pod != "" {
 		return false

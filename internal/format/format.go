@@ -78,6 +78,23 @@ type Entry struct {
 	Partial bool
 	// Attrs are the docker attrs of the first fragment, sorted by key; nil otherwise.
 	Attrs []Attr
+
+	// The fields below are set by the log processors (internal/process), never by a
+	// decoder. An entry emitted by a processor is owned by it under the same rules as a
+	// decoder's: valid only during the emit call.
+
+	// Fields is a JSON object (compact, valid JSON and valid UTF-8) from body parsing;
+	// nil if none. When it is set the message has been parsed into it, and Msg is empty:
+	// the record carries the object under FieldsKey instead of the message.
+	Fields []byte
+	// FieldsKey is the record key Fields is written under; "" means "fields".
+	FieldsKey string
+	// ParseFailed reports that body parsing was asked for but the message did not
+	// parse; Msg is then the message as it was.
+	ParseFailed bool
+	// Multiline reports that the entry joins two or more lines (Msg holds them
+	// separated by '\n'); Offset is the first line's, End the last line's.
+	Multiline bool
 }
 
 // Options bounds the decoders.

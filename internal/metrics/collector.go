@@ -63,7 +63,22 @@ var (
 	sInFlight     = desc("sink_in_flight_chunks", "Chunks handed to the sink and not yet acknowledged.", sinkLabels...)
 	sUp           = desc("sink_up", "1 when the sink's last delivery attempt succeeded (or none was needed yet), 0 while it is failing.", sinkLabels...)
 	sLastSuccess  = desc("sink_last_success_timestamp_seconds", "When the sink last acknowledged a batch, unix seconds (absent before the first).", sinkLabels...)
-	allStateDescs = []*prometheus.Desc{cReadBytes, cReadLines, cLagBytes, cLagSeconds, cLinesGiven, cBytesGiven,
+	kPods         = desc("kubernetes_pods", "Pods of this node in the metadata cache (deleted ones included while their files are read).")
+	kSynced       = desc("kubernetes_synced", "1 once the first list of this node's pods completed.")
+	kEvents       = desc("kubernetes_events_total", "Pod add, update and delete events received from the watch.")
+	kRequests     = desc("kubernetes_api_requests_total", "Requests to the API server, by verb (list, watch); never one per record or file.", "verb")
+	kRestarts     = desc("kubernetes_watch_restarts_total", "Times the pod list and watch had to start over (watch expired or failed).")
+	kErrors       = desc("kubernetes_api_errors_total", "Failed list or watch requests; metadata is then filled in when the watch recovers.")
+	kLastEvent    = desc("kubernetes_last_event_timestamp_seconds", "When the last pod event arrived, unix seconds.")
+	pExcluded     = desc("pod_lines_excluded_total", "Lines of excluded containers (logferry.io/exclude) read and not shipped.")
+	pFiltered     = desc("pod_lines_filtered_total", "Lines dropped by include/drop settings.")
+	pLimited      = desc("pod_rate_limited_lines_total", "Lines dropped by a pod's rate limit (logferry.io/rate-limit).")
+	pLimitedBytes = desc("pod_rate_limited_bytes_total", "Message bytes of the lines dropped by rate limits.")
+	pParseFail    = desc("pod_parse_failures_total", "Lines whose body did not parse as the pod asked (shipped as they were, flagged parse_failed).")
+	pMultiline    = desc("pod_multiline_groups_total", "Records that joined two or more lines (multiline).")
+	pProblems     = desc("pod_config_problems_total", "Bad pod settings (annotations) reported as Events and ignored.")
+	cSilence      = desc("container_silence_threshold_seconds", "The container's logferry.io/silence-after: how long it may be silent before the LogferryContainerSilent alert.", containerLabels...)
+	allStateDescs = []*prometheus.Desc{pExcluded, pFiltered, pLimited, pLimitedBytes, pParseFail, pMultiline, pProblems, cSilence, kPods, kSynced, kEvents, kRequests, kRestarts, kErrors, kLastEvent, cReadBytes, cReadLines, cLagBytes, cLagSeconds, cLinesGiven, cBytesGiven,
 		cLastLine, cFilesOpen, cDeleted, cDeletedSz, cRotations, cTruncations,
 		nReadBytes, nReadLines, nLinesGiven, nBytesGiven, nMalformed, nPartial, nOpenErrors, nDiscovery,
 		nContainers, nFilesOpen, nRotations, nTruncations, nBuffer, nBufferLimit, nCorrupt, nEntries,
@@ -177,6 +192,39 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(nCorrupt, float64(s.CorruptCheckpoints))
 	gauge(nEntries, float64(s.CheckpointEntries))
 
+	if p := s.Process; p != nil {
+		counter(pExcluded, float64(p.Excluded.Load()))
+		counter(pFiltered, float64(p.Filtered.Load()))
+		counter(pLimited, float64(p.RateLimitedLines.Load()))
+		counter(pLimitedBytes, float64(p.RateLimitedBytes.Load()))
+		counter(pParseFail, float64(p.ParseFailures.Load()))
+		counter(pMultiline, float64(p.MultilineGroups.Load()))
+		counter(pProblems, float64(s.PodProblems))
+	}
+	seen := map[key]bool{}
+	for _, sl := range s.Silences {
+		k := key{sl.Namespace, sl.Pod, sl.Container}
+		if !seen[k] {
+			seen[k] = true
+			gauge(cSilence, sl.After.Seconds(), k.ns, k.pod, k.ctr)
+		}
+	}
+	if k := s.Kube; k != nil {
+		gauge(kPods, float64(k.Pods))
+		synced := 0.0
+		if k.Synced {
+			synced = 1
+		}
+		gauge(kSynced, synced)
+		counter(kEvents, float64(k.Events))
+		counter(kRequests, float64(k.Lists), "list")
+		counter(kRequests, float64(k.Watches), "watch")
+		counter(kRestarts, float64(k.WatchRestarts))
+		counter(kErrors, float64(k.ListErrors))
+		if !k.LastEvent.IsZero() {
+			gauge(kLastEvent, float64(k.LastEvent.UnixNano())/1e9)
+		}
+	}
 	for _, sk := range s.Sinks {
 		l := []string{sk.Name, sk.Type}
 		st := sk.Stats

@@ -19,6 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/logferry/logferry/internal/kube"
+	"github.com/logferry/logferry/internal/process"
 	"github.com/logferry/logferry/internal/sink"
 	"github.com/logferry/logferry/internal/tail"
 )
@@ -34,6 +36,21 @@ type Snapshot struct {
 	CheckpointEntries       int
 	CorruptCheckpoints      int64
 	DiscoveryErrors         int64
+	// Kube is the pod metadata cache's counters; nil when metadata is off (the
+	// logferry_kubernetes_ series are then absent).
+	Kube *kube.Stats
+	// Process is the per-pod processors' counters; PodProblems counts bad pod
+	// settings reported; Silences are the containers with a silence-after setting.
+	// All absent when metadata is off.
+	Process     *process.Stats
+	PodProblems int64
+	Silences    []Silence
+}
+
+// Silence is one container's logferry.io/silence-after.
+type Silence struct {
+	Namespace, Pod, Container string
+	After                     time.Duration
 }
 
 // Sink is one sink's identity and counters.

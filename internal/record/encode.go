@@ -19,6 +19,9 @@ type Source struct {
 	ContainerID  string // docker layout: the directory's container id
 	Runtime      string // "docker" for the docker layout; empty when unknown
 	FileID       uint64 // the file's stable identity (fingerprint), the first half of event.id
+	// Kube is the pod's metadata from the API server; nil while unknown (the records
+	// then carry the path-derived fields only).
+	Kube *Kube
 }
 
 // Prefix holds the parts of a record that are constant for one file, rendered once
@@ -68,6 +71,14 @@ func NewPrefix(s Source) *Prefix {
 				}
 				t = append(t, `"uid":`...)
 				t = AppendStringS(t, s.PodUID)
+				inner = true
+			}
+			if s.Kube != nil && s.Kube.PodIP != "" {
+				if inner {
+					t = append(t, ',')
+				}
+				t = append(t, `"ip":`...)
+				t = AppendStringS(t, s.Kube.PodIP)
 			}
 			t = append(t, '}')
 		}
@@ -79,9 +90,42 @@ func NewPrefix(s Source) *Prefix {
 				t = append(t, `,"restart_count":`...)
 				t = strconv.AppendInt(t, int64(s.RestartCount), 10)
 			}
+			if s.Kube != nil && s.Kube.Image != "" {
+				t = append(t, `,"image":`...)
+				t = AppendStringS(t, s.Kube.Image)
+			}
 			t = append(t, '}')
 		}
+		if k := s.Kube; k != nil {
+			if k.NodeName != "" {
+				field("node")
+				t = append(t, `{"name":`...)
+				t = AppendStringS(t, k.NodeName)
+				t = append(t, '}')
+			}
+			for _, o := range k.Owners {
+				field(o.Kind)
+				t = append(t, `{"name":`...)
+				t = AppendStringS(t, o.Name)
+				t = append(t, '}')
+			}
+			if len(k.Labels) > 0 {
+				field("labels")
+				t = appendMap(t, k.Labels)
+			}
+			if len(k.Annotations) > 0 {
+				field("annotations")
+				t = appendMap(t, k.Annotations)
+			}
+			if len(k.NamespaceLabels) > 0 {
+				field("namespace_labels")
+				t = appendMap(t, k.NamespaceLabels)
+			}
+		}
 		t = append(t, '}')
+	}
+	if s.Kube != nil && s.Kube.ContainerID != "" {
+		s.ContainerID, s.Runtime = s.Kube.ContainerID, s.Kube.Runtime
 	}
 	if s.ContainerID != "" || s.Runtime != "" {
 		t = append(t, `,"container":{`...)
@@ -115,6 +159,12 @@ type Encoder struct {
 // Append appends e as one JSON document followed by '\n'. readTime stands in for the
 // timestamp of entries that carry none (raw lines). The message is escaped and any
 // invalid UTF-8 replaced; e is not retained.
+//
+// Processed entries: when e.Fields is set it is written as it is (it must be a valid
+// JSON object) under e.FieldsKey ("fields" when empty), after the message; "message"
+// itself is then left out when e.Msg is empty (the body was parsed into Fields).
+// e.Multiline and e.ParseFailed add "multiline" and "parse_failed" to log.flags, which
+// lists its flags in alphabetical order.
 func (enc *Encoder) Append(dst []byte, p *Prefix, e *format.Entry, readTime time.Time) []byte {
 	ts := e.Time
 	if ts.IsZero() {
@@ -122,8 +172,34 @@ func (enc *Encoder) Append(dst []byte, p *Prefix, e *format.Entry, readTime time
 	}
 	dst = append(dst, `{"@timestamp":"`...)
 	dst = enc.appendTime(dst, ts)
-	dst = append(dst, `","message":`...)
-	dst = AppendString(dst, e.Msg)
+	dst = append(dst, '"')
+	if e.Fields == nil || len(e.Msg) > 0 {
+		dst = append(dst, `,"message":`...)
+		dst = AppendString(dst, e.Msg)
+	}
+	if e.Fields != nil {
+		key := e.FieldsKey
+		if key == "" {
+			key = "fields"
+		}
+		plain := true
+		for i := 0; i < len(key); i++ {
+			if c := key[i]; c >= 0x80 || !safe[c] {
+				plain = false
+				break
+			}
+		}
+		dst = append(dst, ',')
+		if plain {
+			dst = append(dst, '"')
+			dst = append(dst, key...)
+			dst = append(dst, '"')
+		} else {
+			dst = AppendStringS(dst, key) // escaping needed: rare, may allocate
+		}
+		dst = append(dst, ':')
+		dst = append(dst, e.Fields...)
+	}
 	switch e.Stream {
 	case format.Stdout:
 		dst = append(dst, `,"stream":"stdout"`...)
@@ -132,13 +208,34 @@ func (enc *Encoder) Append(dst []byte, p *Prefix, e *format.Entry, readTime time
 	}
 	dst = append(dst, p.log...)
 	dst = strconv.AppendInt(dst, e.Offset, 10)
-	switch {
-	case e.Truncated && e.Partial:
-		dst = append(dst, `,"flags":["partial","truncated"]`...)
-	case e.Truncated:
-		dst = append(dst, `,"flags":["truncated"]`...)
-	case e.Partial:
-		dst = append(dst, `,"flags":["partial"]`...)
+	if e.Multiline || e.ParseFailed || e.Partial || e.Truncated {
+		dst = append(dst, `,"flags":[`...)
+		sep := false
+		if e.Multiline {
+			dst = append(dst, `"multiline"`...)
+			sep = true
+		}
+		if e.ParseFailed {
+			if sep {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, `"parse_failed"`...)
+			sep = true
+		}
+		if e.Partial {
+			if sep {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, `"partial"`...)
+			sep = true
+		}
+		if e.Truncated {
+			if sep {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, `"truncated"`...)
+		}
+		dst = append(dst, ']')
 	}
 	dst = append(dst, '}')
 	if len(e.Attrs) > 0 {

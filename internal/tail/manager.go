@@ -21,6 +21,8 @@ import (
 	"github.com/logferry/logferry/internal/discover"
 	"github.com/logferry/logferry/internal/format"
 	"github.com/logferry/logferry/internal/pipeline"
+	"github.com/logferry/logferry/internal/process"
+	"github.com/logferry/logferry/internal/record"
 )
 
 // Options configures a Manager.
@@ -40,6 +42,12 @@ type Options struct {
 	Store  *checkpoint.Store
 	Budget *pipeline.Budget
 	Pool   *pipeline.Pool
+	// Metadata, if not nil, returns what the API says about a pod's container and its
+	// generation (which changes whenever any of it does); ok is false while the pod is
+	// unknown. It is called once per read turn per container, never per line.
+	Metadata func(podUID, container string) (v *PodView, generation uint64, ok bool)
+	// ProcessStats receives the processors' counters (nil: not counted).
+	ProcessStats *process.Stats
 	// Send hands a sealed chunk to every sink: it calls Retain once per sink it hands
 	// the chunk to, then Done for the sender's own reference. It blocks while sinks are
 	// full and returns an error only when ctx is done (the chunk then stays
@@ -117,13 +125,24 @@ type group struct {
 	nextSerial int64
 	links      []carried // older files whose end waits for a carried partial line
 
-	// For docker, the other instances of the same container (see instance.go).
-	inst    string
-	undone  atomic.Int32 // files not yet read to their end
-	hasData atomic.Bool  // some file has data
-	again   atomic.Bool
+	// For docker, the other instances of the same container (see instance.go): the
+	// key linking them and this instance's restart count, guarded by Manager.mu.
+	inst        string
+	instRestart int
+	undone      atomic.Int32 // files not yet read to their end
+	hasData     atomic.Bool  // some file has data
+	again       atomic.Bool
+	// inTurn is set while a worker has the group, from before its read until the chunks
+	// read are handed to the sinks (which happens after g.mu is released).
+	inTurn atomic.Bool
 
 	st groupStats
+
+	// The pod's API metadata rendered into the files' prefixes, and its generation
+	// (see refreshMeta).
+	kube    *record.Kube
+	metaGen uint64
+	chain   *process.Chain // nil until the pod is known; wraps dec (see chained)
 }
 
 // carried is an older file that finished while its last line was still partial; the
@@ -227,7 +246,9 @@ func (m *Manager) worker(ctx context.Context) {
 		if g == nil {
 			return
 		}
+		g.inTurn.Store(true)
 		busy := w.turn(ctx, g)
+		g.inTurn.Store(false)
 		g.queued.Store(false)
 		if ctx.Err() != nil {
 			return
@@ -311,15 +332,21 @@ func (m *Manager) Sync(groups []discover.Group) {
 	for _, g := range groups {
 		present[g.Key] = true
 	}
+	// Lock order is g.mu before m.mu (a reader holding its group asks for siblings):
+	// collect under m.mu, mark without it.
+	var gone []*group
 	m.mu.Lock()
 	for k, g := range m.groups {
 		if !present[k] {
-			g.mu.Lock()
-			g.gone = true
-			g.mu.Unlock()
+			gone = append(gone, g)
 		}
 	}
 	m.mu.Unlock()
+	for _, g := range gone {
+		g.mu.Lock()
+		g.gone = true
+		g.mu.Unlock()
+	}
 	if n := m.o.Store.NextGeneration(); n > 0 {
 		m.o.Logger.Debug("forgot checkpoints of files that are gone", "entries", n)
 	}
@@ -332,34 +359,21 @@ func (m *Manager) Changed(dg discover.Group) {
 	if !ok {
 		g = &group{g: dg}
 		m.groups[dg.Key] = g
-		m.register(g)
-	} else if g.g.Source.Pod == "" && dg.Source.Pod != "" {
-		// Docker metadata (config.v2.json) arrived after the directory was first seen.
-		m.unregister(g)
-		g.mu.Lock()
-		g.g = dg
-		for _, f := range g.files {
-			if f.fpKnown {
-				m.setPrefix(g, f)
-			}
-		}
-		g.mu.Unlock()
-		m.register(g)
 	}
 	m.mu.Unlock()
+	// The group is linked to its container's other instances before g.mu is released:
+	// a worker never reads it unlinked, nor with files whose records lack metadata.
 	g.mu.Lock()
 	g.gone = false
-	// Metadata first: files must not be opened (their record prefix rendered) without it.
-	gained := g.g.RefreshMetadata()
-	m.reconcile(g)
+	if g.g.Source.Pod == "" && dg.Source.Pod != "" {
+		// Docker metadata (config.v2.json) arrived after the directory was first seen.
+		g.g = dg
+		m.adoptMetadata(g)
+	}
+	m.link(g)
+	m.reconcile(g) // reads docker metadata still missing once it has listed the files
 	g.updateState()
 	g.mu.Unlock()
-	if gained {
-		m.mu.Lock()
-		m.unregister(g)
-		m.register(g)
-		m.mu.Unlock()
-	}
 	m.queue.push(g)
 }
 
@@ -374,9 +388,15 @@ func (m *Manager) Written(key string) {
 }
 
 func (m *Manager) closeAll() {
+	// Not under m.mu: discovery may still be in Changed, which holds g.mu and then
+	// takes m.mu.
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	groups := make([]*group, 0, len(m.groups))
 	for _, g := range m.groups {
+		groups = append(groups, g)
+	}
+	m.mu.Unlock()
+	for _, g := range groups {
 		g.mu.Lock()
 		for _, f := range g.files {
 			f.close()

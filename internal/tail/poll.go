@@ -55,6 +55,9 @@ func (m *Manager) check(g *group, now time.Time) (ready bool, heldDeleted int64,
 		if !f.pendingSince.IsZero() && now.Sub(f.pendingSince) >= m.live().PartialFlushTimeout {
 			ready = true
 		}
+		if g.chain != nil && g.chain.Due(now) {
+			ready = true // a multiline group waited its timeout
+		}
 		if g.dec != nil {
 			if _, ok := g.dec.Pending(); ok && f.pendingSince.IsZero() {
 				ready = true // start the partial-line clock

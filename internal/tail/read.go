@@ -108,6 +108,7 @@ func (w *worker) readTurn(ctx context.Context, g *group) (busy bool) {
 	}()
 	w.g = g
 	w.now = o.Now()
+	w.refreshMeta(g)
 	quantum := o.ReadQuantum
 	for quantum > 0 && w.reserved > 0 {
 		f := g.head()
@@ -325,6 +326,9 @@ func (w *worker) bind(ctx context.Context, g *group, f *file) error {
 		}
 	}
 	g.dec = format.New(f.kind, format.Options{MaxMergedBytes: w.m.o.MaxMergedBytes})
+	if g.chain != nil {
+		g.dec = &chained{Decoder: g.dec, chain: g.chain, now: w.now}
+	}
 	g.decKind, g.decRestart = f.kind, f.name.Restart
 	return nil
 }
@@ -407,6 +411,9 @@ func (w *worker) flush(ctx context.Context, f *file) error {
 func (w *worker) partialTimeout(ctx context.Context, f *file) {
 	if w.g.dec == nil {
 		return
+	}
+	if w.multilineDue(w.g, f) {
+		_ = w.flush(ctx, f)
 	}
 	off, ok := w.g.dec.Pending()
 	if !ok {

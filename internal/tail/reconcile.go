@@ -19,8 +19,12 @@ import (
 // reconcile brings g.files in line with the directory: renamed files keep their reader
 // (identity is device + inode), new files are opened at their checkpoint, gzipped copies
 // of data already known are skipped. Files that vanished from the directory stay open
-// until read and acknowledged. Called with g.mu held.
+// until read and acknowledged. Called with g.mu held; takes m.mu when docker metadata
+// is found.
 func (m *Manager) reconcile(g *group) {
+	if testHookBeforeList != nil {
+		testHookBeforeList(g.g.Dir)
+	}
 	ents, err := stableList(g.g.Dir)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
@@ -29,6 +33,13 @@ func (m *Manager) reconcile(g *group) {
 		}
 		return
 	}
+	// Docker creates config.v2.json before the log file: read the metadata after the
+	// listing, so that every file the listing shows is opened with it (see instance.go).
+	if g.g.RefreshMetadata() {
+		m.adoptMetadata(g)
+	}
+	seen := make(map[*file]bool, len(g.files))
+	var copies []copied
 	names := make([]discover.Name, len(ents))
 	valid := make([]bool, len(ents))
 	for i, e := range ents {
@@ -57,6 +68,7 @@ func (m *Manager) reconcile(g *group) {
 		}
 		dev, ino, _ := devIno(fi)
 		if f := g.byInode(dev, ino); f != nil {
+			seen[f] = true
 			if f.path != path {
 				if f.name.Live() && !n.Live() {
 					m.o.Stats.Rotations.Add(1)
@@ -69,10 +81,33 @@ func (m *Manager) reconcile(g *group) {
 			}
 			continue
 		}
-		m.add(g, path, n, fi, dev, ino)
+		if o := m.add(g, path, n, fi, dev, ino); o != nil {
+			copies = append(copies, copied{o, n})
+		}
+	}
+	// A file can be rotated, compressed and removed between two listings (docker's
+	// compress: <name> to <name>.1, <name>.1.gz, then <name>.1 unlinked): it is still open
+	// with the name it had when last seen, often the live file's, which would sort it
+	// after the newer rotations found since. Its gzipped copy tells where it is now.
+	for _, c := range copies {
+		if seen[c.f] || c.f.name.SameData(c.name) {
+			continue
+		}
+		if c.f.name.Live() {
+			m.o.Stats.Rotations.Add(1)
+			g.st.rotations.Add(1)
+		}
+		m.o.Logger.Debug("file rotated away unseen; placed by its copy", "path", c.f.path, "copy", c.name)
+		pos := c.name
+		pos.Gz = c.f.name.Gz
+		c.f.name = pos
 	}
 	sort.SliceStable(g.files, func(i, j int) bool { return g.files[i].name.Less(g.files[j].name) })
 }
+
+// testHookBeforeList, when set (tests only), runs just before reconcile lists a group
+// directory: it lets a test change the directory at the worst moment.
+var testHookBeforeList func(dir string)
 
 // stableList lists dir until two listings agree on every name's inode. A rotation
 // renames several files in a row (docker shifts .1 to .2 and the live file to .1); one
@@ -129,16 +164,22 @@ func (g *group) byInode(dev, ino uint64) *file {
 	return nil
 }
 
-// add opens a newly seen file, unless it is a copy of data the group already has or a
-// file already read to its end.
-func (m *Manager) add(g *group, path string, n discover.Name, fi os.FileInfo, dev, ino uint64) {
+// copied is a file of the group found again under another name (its gzipped copy).
+type copied struct {
+	f    *file
+	name discover.Name
+}
+
+// add opens a newly seen file, unless it is a copy of data the group already has (that
+// file is returned) or a file already read to its end.
+func (m *Manager) add(g *group, path string, n discover.Name, fi os.FileInfo, dev, ino uint64) (copyOf *file) {
 	osf, err := os.Open(path)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			m.o.Stats.OpenErrors.Add(1)
 			m.log.Warn("open_failed", "cannot open log file", "path", path, "err", err)
 		}
-		return
+		return nil
 	}
 	f := &file{path: path, name: n, dev: dev, ino: ino, size: fi.Size(), lastActive: m.o.Now(), holdOff: -1}
 	if n.Gz {
@@ -147,7 +188,7 @@ func (m *Manager) add(g *group, path string, n discover.Name, fi os.FileInfo, de
 			osf.Close()
 			m.o.Stats.OpenErrors.Add(1)
 			m.log.Warn("bad_gzip", "cannot read gzipped log file", "path", path, "err", err)
-			return
+			return nil
 		}
 		f.r = zr
 		f.size = gzSize(osf)
@@ -160,7 +201,7 @@ func (m *Manager) add(g *group, path string, n discover.Name, fi os.FileInfo, de
 		for _, o := range g.files {
 			if o.fpKnown && o.fp == f.fp {
 				f.close()
-				return
+				return o
 			}
 		}
 		if e, ok := m.o.Store.Lookup(f.key); ok {
@@ -168,12 +209,12 @@ func (m *Manager) add(g *group, path string, n discover.Name, fi os.FileInfo, de
 			if !n.Live() && f.size >= 0 && e.Offset >= f.size {
 				m.o.Logger.Debug("file already read to its end", "path", path, "fp", f.fp, "offset", e.Offset, "size", f.size)
 				f.close() // already read to its end
-				return
+				return nil
 			}
 		} else if m.startAtEnd() {
 			if !n.Live() {
 				f.close()
-				return
+				return nil
 			}
 			f.readOff = lastLineStart(f.r, f.size)
 		}
@@ -182,6 +223,7 @@ func (m *Manager) add(g *group, path string, n discover.Name, fi os.FileInfo, de
 	m.o.Stats.FilesOpen.Add(1)
 	g.files = append(g.files, f)
 	m.o.Logger.Debug("file opened", "path", path, "ino", ino, "fp", f.fp, "fp_known", f.fpKnown, "offset", f.readOff, "size", f.size)
+	return nil
 }
 
 // fingerprint computes f's identity once its first line is complete.
@@ -219,6 +261,7 @@ func (m *Manager) setPrefix(g *group, f *file) {
 		src.RestartCount = n.Restart
 	}
 	src.FileID = f.fp
+	src.Kube = g.kube
 	if f.kind == format.KindRaw || f.kind == format.KindUnknown {
 		// Raw first lines need not be unique, so the inode takes part in event ids.
 		src.FileID ^= (f.dev*0x9e3779b97f4a7c15 ^ f.ino) * 0xbf58476d1ce4e5b9

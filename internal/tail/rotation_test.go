@@ -1,0 +1,99 @@
+package tail
+
+import (
+	"compress/gzip"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/logferry/logferry/internal/discover"
+)
+
+// gzipAway compresses src to dst and removes src, as docker's compress option does.
+func gzipAway(t *testing.T, src, dst string) {
+	t.Helper()
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := gzip.NewWriter(f)
+	zw.Write(data)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(src); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDockerRotatedAwayUnseen: the live file is rotated to .1, compressed to .1.gz
+// and removed before the agent lists the directory again, and so is the next live
+// file, whose copy then is .1.gz (the first one's moved to .2.gz). The agent still
+// has the first file open with lines left to read; they come before the second file's.
+func TestDockerRotatedAwayUnseen(t *testing.T) {
+	root := t.TempDir()
+	d := dockerInstance{id: "0c0c0c0c", restart: 0}
+	if err := os.MkdirAll(d.dir(root), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d.writeConfig(t, root)
+	live := d.log(root)
+	d.writeLines(t, root, "old", 0, 10)
+
+	c := &collector{}
+	m := newTestManager(t, 1, 64<<10, c.send)
+	m.o.PollInterval = time.Hour // read only when discovery says so
+	dg := d.group(root, true)
+	m.Changed(dg)
+	m.Sync([]discover.Group{dg})
+
+	stop := startManager(t, m)
+	defer stop()
+	waitRecords(t, c, 10)
+
+	// Unseen by the agent: the first file gets its last lines, then two rotations.
+	d.writeLines(t, root, "old", 10, 12)
+	if err := os.Rename(live, live+".1"); err != nil {
+		t.Fatal(err)
+	}
+	gzipAway(t, live+".1", live+".1.gz")
+	d.writeLines(t, root, "old", 12, 20) // the second file
+	if err := os.Rename(live+".1.gz", live+".2.gz"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(live, live+".1"); err != nil {
+		t.Fatal(err)
+	}
+	gzipAway(t, live+".1", live+".1.gz")
+	d.writeLines(t, root, "old", 20, 25) // the live file
+
+	m.Changed(dg)
+	waitRecords(t, c, 25)
+	stop()
+	got := c.records()
+	for i, r := range got {
+		want := "old-" + pad4(i)
+		if i >= 25 || r.Message[:8] != want {
+			t.Fatalf("record %d is %q, want %s (records: %v)", i, r.Message[:8], want, messagesOf(got))
+		}
+	}
+}
+
+func pad4(i int) string {
+	return string([]byte{byte('0' + i/1000%10), byte('0' + i/100%10), byte('0' + i/10%10), byte('0' + i%10)})
+}
+
+func messagesOf(rs []sentRecord) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.Message[:8]
+	}
+	return out
+}
