@@ -155,7 +155,7 @@ func goContinues(l []byte) bool {
 // without spaces, then '(' ... ending in ')'.
 func goFuncLine(l []byte) bool {
 	i := bytes.IndexByte(l, '(')
-	return i > 0 && l[len(l)-1] == ')' && bytes.IndexAny(l[:i], " \t") < 0
+	return i > 0 && l[len(l)-1] == ')' && !bytes.ContainsAny(l[:i], " \t")
 }
 
 // goRegister reports whether l is a register dump line: 2 to 6 lower-case letters or
@@ -283,7 +283,7 @@ func rubyFrame(l []byte, whole bool) bool {
 	}
 	loc := l[:i]
 	c := bytes.LastIndexByte(loc, ':')
-	if c <= 0 || c == len(loc)-1 || digits(loc[c+1:]) != len(loc)-c-1 || bytes.IndexAny(loc, " \t") >= 0 {
+	if c <= 0 || c == len(loc)-1 || digits(loc[c+1:]) != len(loc)-c-1 || bytes.ContainsAny(loc, " \t") {
 		return false
 	}
 	rest := l[i+len(":in "):]
@@ -294,7 +294,7 @@ func rubyFrame(l []byte, whole bool) bool {
 		return true
 	}
 	name := rest[1 : len(rest)-1]
-	return rest[len(rest)-1] == '\'' && bytes.IndexAny(name, "`'") < 0
+	return rest[len(rest)-1] == '\'' && !bytes.ContainsAny(name, "`'")
 }
 
 func dotnetClass(_ *group, l []byte) (class, uint8) {
