@@ -264,10 +264,14 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	// Readers and discovery last.
 	var readWG sync.WaitGroup
-	readWG.Add(2)
+	readWG.Add(3)
 	go func() {
 		defer readWG.Done()
 		_ = a.tails.Run(ctx)
+	}()
+	go func() {
+		defer readWG.Done()
+		a.podFilesLoop(ctx)
 	}()
 	go func() {
 		defer readWG.Done()

@@ -259,3 +259,110 @@ func slicesContains(s []string, v string) bool {
 	}
 	return false
 }
+
+// TestLogFilesInsidePods: logferry.io/files names a glob on an emptyDir volume; the
+// files are read (through a rotation: renamed, then a new live file), enriched, and
+// carry their in-container path; a file that is a symlink to /etc/shadow matches the
+// glob too but is refused (an Event) and nothing of it is read.
+func TestLogFilesInsidePods(t *testing.T) {
+	root := t.TempDir()
+	kubelet := filepath.Join(root, "kubelet-pods")
+	vol := filepath.Join(kubelet, "uid-9", "volumes", "kubernetes.io~empty-dir", "logs")
+	if err := os.MkdirAll(vol, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(root, "pods"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	appendTo := func(name string, lines ...string) {
+		f, err := os.OpenFile(filepath.Join(vol, name), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		for _, l := range lines {
+			f.WriteString(l + "\n")
+		}
+	}
+	appendTo("app.log", "one", "two")
+	if err := os.Symlink("/etc/shadow", filepath.Join(vol, "evil.log")); err != nil {
+		t.Fatal(err)
+	}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "legacy-0", Namespace: "prod", UID: types.UID("uid-9"),
+			Annotations: map[string]string{"logferry.io/files": "app:/app/logs/*.log"}},
+		Spec: corev1.PodSpec{NodeName: "node-1",
+			Volumes: []corev1.Volume{{Name: "logs", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+			Containers: []corev1.Container{{Name: "app", Image: "legacy:1",
+				VolumeMounts: []corev1.VolumeMount{{Name: "logs", MountPath: "/app/logs"}}}}},
+	}
+	client := fake.NewSimpleClientset(pod)
+	cfg := testConfig(t, root)
+	cfg.NodeName = "node-1"
+	cfg.Kubernetes.KubeletPodsDir = kubelet
+	cfg.Kubernetes.PodFilesInterval = 50 * time.Millisecond
+	out := filepath.Join(root, "out.json")
+	_, stop := run(t, cfg, Options{Logger: testLogger(t), KubeClient: client})
+	defer stop()
+	type rec struct {
+		Message string `json:"message"`
+		Log     struct {
+			File struct {
+				Path     string `json:"path"`
+				HostPath string `json:"host_path"`
+			} `json:"file"`
+		} `json:"log"`
+		Kubernetes struct {
+			Pod       struct{ Name string }        `json:"pod"`
+			Container struct{ Name, Image string } `json:"container"`
+		} `json:"kubernetes"`
+	}
+	read := func() []rec {
+		b, _ := os.ReadFile(out)
+		var rs []rec
+		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			var r rec
+			if json.Unmarshal([]byte(l), &r) == nil {
+				rs = append(rs, r)
+			}
+		}
+		return rs
+	}
+	waitFor(t, "the first two lines", 10*time.Second, func() bool { return len(read()) == 2 })
+	// logrotate-style rotation: rename, then the app writes a new file.
+	appendTo("app.log", "three")
+	time.Sleep(200 * time.Millisecond)
+	if err := os.Rename(filepath.Join(vol, "app.log"), filepath.Join(vol, "app.log.1")); err != nil {
+		t.Fatal(err)
+	}
+	appendTo("app.log.1", "four (late write to the renamed file)")
+	appendTo("app.log", "five")
+	waitFor(t, "five lines", 10*time.Second, func() bool { return len(read()) == 5 })
+	time.Sleep(300 * time.Millisecond)
+	rs := read()
+	var msgs []string
+	for _, r := range rs {
+		msgs = append(msgs, r.Message)
+		if r.Log.File.Path != "/app/logs/app.log" && r.Log.File.Path != "/app/logs/app.log.1" {
+			t.Errorf("log.file.path = %q, want the in-container path", r.Log.File.Path)
+		}
+		if !strings.HasPrefix(r.Log.File.HostPath, vol) || r.Kubernetes.Pod.Name != "legacy-0" || r.Kubernetes.Container.Image != "legacy:1" {
+			t.Errorf("record %+v", r)
+		}
+	}
+	if got := strings.Join(msgs, "|"); got != "one|two|three|four (late write to the renamed file)|five" {
+		t.Errorf("lines = %s", got)
+	}
+	waitFor(t, "the Event refusing the symlink", 5*time.Second, func() bool {
+		l, err := client.CoreV1().Events("prod").List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			return false
+		}
+		for _, e := range l.Items {
+			if strings.Contains(e.Message, "evil.log") {
+				return true
+			}
+		}
+		return false
+	})
+}

@@ -305,6 +305,13 @@ type Kubernetes struct {
 	// RetainDeleted (retain_deleted) is how long a deleted pod's metadata is kept
 	// after its files were last read. Default 10m.
 	RetainDeleted time.Duration
+	// KubeletPodsDir (kubelet_pods_dir) is the kubelet's pod directory as the agent
+	// sees it, where emptyDir volumes live: log files inside pods
+	// (logferry.io/files) are read from there. Default /var/lib/kubelet/pods.
+	KubeletPodsDir string
+	// PodFilesInterval (pod_files_interval) is how often the files named by
+	// logferry.io/files are looked for again (new files, rotations). Default 1s.
+	PodFilesInterval time.Duration
 }
 
 func (k *Kubernetes) fields() []field {
@@ -315,6 +322,8 @@ func (k *Kubernetes) fields() []field {
 		{"namespace_labels", boolean(&k.NamespaceLabels)},
 		{"sync_timeout", duration(&k.SyncTimeout)},
 		{"retain_deleted", duration(&k.RetainDeleted)},
+		{"kubelet_pods_dir", str(&k.KubeletPodsDir)},
+		{"pod_files_interval", duration(&k.PodFilesInterval)},
 	}
 }
 
@@ -395,7 +404,8 @@ func defaults(lookupEnv func(string) (string, bool)) *Config {
 		Shutdown:   Shutdown{Deadline: 25 * time.Second},
 		Log:        Log{Level: "info", Format: "json"},
 		HTTP:       HTTP{Addr: "127.0.0.1:9733"},
-		Kubernetes: Kubernetes{Enabled: "auto", SyncTimeout: 10 * time.Second, RetainDeleted: 10 * time.Minute},
+		Kubernetes: Kubernetes{Enabled: "auto", SyncTimeout: 10 * time.Second, RetainDeleted: 10 * time.Minute,
+			KubeletPodsDir: "/var/lib/kubelet/pods", PodFilesInterval: time.Second},
 		Processors: Processors{ParseKey: "fields", MultilineMaxLines: 500, MultilineMaxBytes: 256 * KiB, MultilineTimeout: 2 * time.Second},
 		sinkTypes:  DefaultSinkTypes(),
 	}

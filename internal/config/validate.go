@@ -122,6 +122,10 @@ func (c *Config) validate() []*Error {
 	r.oneOf("kubernetes.enabled", c.Kubernetes.Enabled, "auto", "true", "false")
 	r.durationAtLeast("kubernetes.sync_timeout", c.Kubernetes.SyncTimeout, 0)
 	r.durationAtLeast("kubernetes.retain_deleted", c.Kubernetes.RetainDeleted, time.Second)
+	r.durationAtLeast("kubernetes.pod_files_interval", c.Kubernetes.PodFilesInterval, 50*time.Millisecond)
+	if !filepath.IsAbs(c.Kubernetes.KubeletPodsDir) {
+		r.add("kubernetes.kubelet_pods_dir", "must be an absolute path, got %q", c.Kubernetes.KubeletPodsDir)
+	}
 	for i, a := range c.Kubernetes.Annotations {
 		if _, err := filepath.Match(a, ""); err != nil {
 			r.add(fmt.Sprintf("kubernetes.annotations[%d]", i), "bad pattern %q: %v", a, err)

@@ -5,6 +5,7 @@
 package discover
 
 import (
+	"os"
 	"strconv"
 	"strings"
 
@@ -20,6 +21,13 @@ const (
 	Kubelet Layout = iota + 1
 	// Docker is /var/lib/docker/containers/<id>/<id>-json.log with .1, .2, ... rotations.
 	Docker
+	// PodFile is a log file an application writes inside its pod (logferry.io/files),
+	// on one of the pod's volumes: <Prefix> is the live file, and the usual rotation
+	// names next to it are its older data: <Prefix>.<n> (logrotate's numbering: .1 is
+	// the newest) and <Prefix>-<suffix> or <Prefix>.<suffix> with a date (logrotate's
+	// dateext), each optionally .gz. Groups of this layout come from the agent's pod
+	// metadata, not from a directory scan; Open is set, and files are opened with it.
+	PodFile
 )
 
 func (l Layout) String() string {
@@ -28,6 +36,8 @@ func (l Layout) String() string {
 		return "kubelet"
 	case Docker:
 		return "docker"
+	case PodFile:
+		return "podfile"
 	}
 	return "unknown"
 }
@@ -41,6 +51,12 @@ type Group struct {
 	// Prefix selects the group's files inside Dir (legacy layout: "<container>_"), or "".
 	Prefix string
 	Source record.Source // path-derived metadata; Path, RestartCount and FileID are per file
+
+	// PodFile layout only. ContainerDir is Dir as the container sees it (records
+	// carry the in-container path); Open opens a file of the group by its host path
+	// without leaving the pod's volume (see internal/podfiles); never os.Open.
+	ContainerDir string
+	Open         func(hostPath string) (*os.File, error)
 }
 
 // Name is a parsed log file name within a group.
@@ -92,6 +108,8 @@ func (g *Group) ParseName(base string) (n Name, ok bool) {
 		base = base[:len(base)-3]
 	}
 	switch g.Layout {
+	case PodFile:
+		return parseRotation(base, n)
 	case Kubelet:
 		i := strings.Index(base, ".log")
 		if i <= 0 {
@@ -203,4 +221,26 @@ func dockerGroup(dockerDir, id string) Group {
 type dirEntry struct {
 	name string
 	dir  bool
+}
+
+// parseRotation parses what follows a PodFile group's live name (the Prefix, already
+// removed, and ".gz"): nothing for the live file, ".<n>" for logrotate's numbered
+// rotations, "-<suffix>" or ".<suffix>" (a dateext suffix starting with a digit) for
+// dated ones.
+func parseRotation(rest string, n Name) (Name, bool) {
+	if rest == "" {
+		return n, !n.Gz
+	}
+	if len(rest) < 2 || (rest[0] != '.' && rest[0] != '-') {
+		return n, false
+	}
+	if r, err := strconv.Atoi(rest[1:]); err == nil && rest[0] == '.' && r > 0 && r < 1e6 {
+		n.RotN = r
+		return n, true
+	}
+	if c := rest[1]; c < '0' || c > '9' {
+		return n, false // app.log.bak, app.log-old: not a rotation of this file
+	}
+	n.Rotated = rest[1:]
+	return n, true
 }

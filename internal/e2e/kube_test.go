@@ -58,7 +58,7 @@ func TestKubernetesMetadata(t *testing.T) {
 	newPod := func(name, node, version string) *corev1.Pod {
 		p, err := client.CoreV1().Pods("shop").Create(ctx, &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app": name, "version": version}},
-			Spec: corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "app", Image: "shop/" + name + ":" + version}}},
+			Spec:       corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "app", Image: "shop/" + name + ":" + version}}},
 		}, metav1.CreateOptions{})
 		if err != nil {
 			t.Fatal(err)

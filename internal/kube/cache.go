@@ -255,6 +255,18 @@ func (c *Cache) Lookup(uid string) (*Pod, bool) {
 	return e.pod.Load(), true
 }
 
+// Pods returns the pods that exist now (not the deleted ones kept for their files).
+func (c *Cache) Pods() []*Pod {
+	var out []*Pod
+	c.pods.Range(func(_, v any) bool {
+		if p := v.(*entry).pod.Load(); p != nil && !p.Deleted {
+			out = append(out, p)
+		}
+		return true
+	})
+	return out
+}
+
 // Synced reports whether the first list completed.
 func (c *Cache) Synced() bool { return c.synced.Load() }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -255,7 +256,7 @@ func (b *builder) command(args ...string) *exec.Cmd {
 
 // run runs a go command, copying its output to the log with a heartbeat while it is quiet.
 func (b *builder) run(args ...string) error {
-	fmt.Fprintf(b.log, "kubetest: [%s] go %s\n", b.elapsed(), strings.Join(args, " "))
+	fmt.Fprintf(b.log, "kubetest: [%s] go %s\n", b.elapsed(), quoteArgs(args))
 	cmd := b.command(args...)
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
@@ -296,7 +297,7 @@ func (b *builder) run(args ...string) error {
 	pw.Close()
 	<-copied
 	if err != nil {
-		return fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, strings.Join(tail, "\n"))
+		return fmt.Errorf("go %s: %w\n%s", quoteArgs(args), err, strings.Join(tail, "\n"))
 	}
 	return nil
 }
@@ -307,4 +308,16 @@ func (b *builder) output(args ...string) ([]byte, error) {
 	cmd := b.command(args...)
 	cmd.Stderr = b.log
 	return cmd.Output()
+}
+
+// quoteArgs joins command arguments for a log line, quoting the ones with spaces.
+func quoteArgs(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		if strings.ContainsAny(a, " \t\"") {
+			a = strconv.Quote(a)
+		}
+		q[i] = a
+	}
+	return strings.Join(q, " ")
 }

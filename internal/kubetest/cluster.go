@@ -74,7 +74,11 @@ type Cluster struct {
 func Start(t testing.TB) *Cluster {
 	t.Helper()
 	etcdBin := os.Getenv(envEtcd)
-	if etcdBin == "" {
+	if etcdBin != "" {
+		if err := checkExecutable(etcdBin); err != nil {
+			skipOrFail(t, "%s=%s: %v", envEtcd, etcdBin, err)
+		}
+	} else {
 		var err error
 		if etcdBin, err = exec.LookPath("etcd"); err != nil {
 			skipOrFail(t, "etcd is not on PATH: install it with `apt-get install etcd-server` (Debian/Ubuntu) or set %s to an etcd binary", envEtcd)
@@ -142,7 +146,7 @@ func Start(t testing.TB) *Cluster {
 			t.Fatalf("kubetest: starting etcd: %v", err)
 		}
 		procs = append(procs, etcd)
-		err = waitReady(etcd, etcdTimeout, http.DefaultClient, etcdURL+"/health", func(b []byte) bool {
+		err = waitReady(etcd, etcdTimeout, &http.Client{Timeout: 5 * time.Second}, etcdURL+"/health", func(b []byte) bool {
 			return bytes.Contains(b, []byte(`"health":"true"`))
 		})
 		if err == nil {

@@ -10,7 +10,8 @@ import (
 // Source is what every record of one file shares: where it was read and which
 // container wrote it. Fields that are unknown are left empty (RestartCount -1).
 type Source struct {
-	Path         string // the path the file was discovered at
+	Path         string // the path the file was discovered at (in-pod files: the container's path)
+	HostPath     string // in-pod files: the path on the node; "" otherwise
 	Namespace    string
 	Pod          string
 	PodUID       string
@@ -37,6 +38,10 @@ func NewPrefix(s Source) *Prefix {
 	p := &Prefix{}
 	p.log = append(p.log, `,"log":{"file":{"path":`...)
 	p.log = AppendStringS(p.log, s.Path)
+	if s.HostPath != "" {
+		p.log = append(p.log, `,"host_path":`...)
+		p.log = AppendStringS(p.log, s.HostPath)
+	}
 	p.log = append(p.log, `},"offset":`...)
 
 	t := p.tail

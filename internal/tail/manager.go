@@ -328,16 +328,36 @@ func (m *Manager) startAtEnd() bool {
 // Sync implements discover.Handler: a full scan finished.
 func (m *Manager) Sync(groups []discover.Group) {
 	defer m.scannedOnce.Do(func() { close(m.scanned) })
-	present := make(map[string]bool, len(groups))
+	m.markGone(groups, false)
+	if n := m.o.Store.NextGeneration(); n > 0 {
+		m.o.Logger.Debug("forgot checkpoints of files that are gone", "entries", n)
+	}
+}
+
+// SyncPodFiles is Sync for the log files inside pods (discover.PodFile groups), which
+// the agent finds from pod metadata rather than by scanning: groups is the complete
+// current set; each is reconciled, and those no longer in it are read to their end and
+// forgotten like a deleted container's.
+func (m *Manager) SyncPodFiles(groups []discover.Group) {
 	for _, g := range groups {
-		present[g.Key] = true
+		m.Changed(g)
+	}
+	m.markGone(groups, true)
+}
+
+// markGone marks the groups of one kind (pod files or not) missing from present as
+// gone: they are forgotten once their files are drained.
+func (m *Manager) markGone(present []discover.Group, podFiles bool) {
+	keys := make(map[string]bool, len(present))
+	for _, g := range present {
+		keys[g.Key] = true
 	}
 	// Lock order is g.mu before m.mu (a reader holding its group asks for siblings):
 	// collect under m.mu, mark without it.
 	var gone []*group
 	m.mu.Lock()
 	for k, g := range m.groups {
-		if !present[k] {
+		if !keys[k] && (g.g.Layout == discover.PodFile) == podFiles {
 			gone = append(gone, g)
 		}
 	}
@@ -346,9 +366,6 @@ func (m *Manager) Sync(groups []discover.Group) {
 		g.mu.Lock()
 		g.gone = true
 		g.mu.Unlock()
-	}
-	if n := m.o.Store.NextGeneration(); n > 0 {
-		m.o.Logger.Debug("forgot checkpoints of files that are gone", "entries", n)
 	}
 }
 

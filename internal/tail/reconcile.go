@@ -173,13 +173,24 @@ type copied struct {
 // add opens a newly seen file, unless it is a copy of data the group already has (that
 // file is returned) or a file already read to its end.
 func (m *Manager) add(g *group, path string, n discover.Name, fi os.FileInfo, dev, ino uint64) (copyOf *file) {
-	osf, err := os.Open(path)
+	open := os.Open
+	if g.g.Open != nil {
+		open = g.g.Open
+	}
+	osf, err := open(path)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			m.o.Stats.OpenErrors.Add(1)
 			m.log.Warn("open_failed", "cannot open log file", "path", path, "err", err)
 		}
 		return nil
+	}
+	if g.g.Open != nil {
+		// The name may have been swapped since it was listed: trust the descriptor.
+		if ofi, err := osf.Stat(); err == nil {
+			fi = ofi
+			dev, ino, _ = devIno(fi)
+		}
 	}
 	f := &file{path: path, name: n, dev: dev, ino: ino, size: fi.Size(), lastActive: m.o.Now(), holdOff: -1}
 	if n.Gz {
@@ -249,6 +260,9 @@ func (m *Manager) fingerprint(g *group, f *file, final bool) {
 	if !certain && g.decKind != format.KindUnknown {
 		kind = g.decKind // only garbage so far: trust the container's other files
 	}
+	if g.g.Layout == discover.PodFile {
+		kind = format.KindRaw // an application's own file: its lines are the records
+	}
 	f.kind = kind
 	m.setPrefix(g, f)
 }
@@ -257,6 +271,9 @@ func (m *Manager) fingerprint(g *group, f *file, final bool) {
 func (m *Manager) setPrefix(g *group, f *file) {
 	src := g.g.Source
 	src.Path = f.path
+	if g.g.Layout == discover.PodFile {
+		src.Path, src.HostPath = g.g.ContainerDir+"/"+filepath.Base(f.path), f.path
+	}
 	if n := f.name; g.g.Layout == discover.Kubelet {
 		src.RestartCount = n.Restart
 	}
