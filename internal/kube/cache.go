@@ -214,7 +214,24 @@ func (c *Cache) Run(ctx context.Context) error {
 }
 
 func (c *Cache) runNamespaces(ctx context.Context) {
-	lw := cache.NewListWatchFromClient(c.o.Client.CoreV1().RESTClient(), "namespaces", metav1.NamespaceAll, fields.Everything())
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+			c.lists.Add(1)
+			l, err := c.o.Client.CoreV1().Namespaces().List(ctx, opts)
+			if err != nil {
+				c.errors.Add(1)
+			}
+			return l, err
+		},
+		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			c.watches.Add(1)
+			w, err := c.o.Client.CoreV1().Namespaces().Watch(ctx, opts)
+			if err != nil {
+				c.errors.Add(1)
+			}
+			return w, err
+		},
+	}
 	inf := cache.NewSharedIndexInformer(lw, &corev1.Namespace{}, 0, cache.Indexers{})
 	set := func(obj any) {
 		ns, ok := obj.(*corev1.Namespace)

@@ -193,3 +193,27 @@ func countEvents(es []corev1.Event) int {
 	}
 	return n
 }
+
+func TestNamespaceLabels(t *testing.T) {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "prod", Labels: map[string]string{"env": "production"}}}
+	client := fake.NewSimpleClientset(ns, testPod("u1", "web-0"))
+	c := New(Options{Client: client, NodeName: "node-1", NamespaceLabels: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go c.Run(ctx)
+	waitFor(t, "namespace labels on the pod", func() bool {
+		p, ok := c.Lookup("u1")
+		return ok && p.Kube("app").NamespaceLabels["env"] == "production"
+	})
+	// Relabelled namespace: the pod's metadata follows, with a new generation.
+	p, _ := c.Lookup("u1")
+	ns.Labels["env"] = "staging"
+	ns.ResourceVersion = "2"
+	if _, err := client.CoreV1().Namespaces().Update(ctx, ns, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the namespace relabel", func() bool {
+		q, _ := c.Lookup("u1")
+		return q.Kube("app").NamespaceLabels["env"] == "staging" && q.Generation > p.Generation
+	})
+}
