@@ -163,7 +163,7 @@ func TestReloadUnderLoad(t *testing.T) {
 			}
 			lines += c.ReadLines
 		}
-		return lines > 0
+		return lines >= int64(m.Totals.Lines)
 	})
 	agent.signal(t, syscall.SIGTERM)
 	if code := agent.wait(t, 30*time.Second); code != 0 {

@@ -67,21 +67,35 @@ type link struct {
 // file's end is only committed once that line is delivered. Call before handing on.
 func (c *Chunk) Link(t *Tracker, seq uint64) { c.links = append(c.links, link{t, seq}) }
 
-// Pool recycles chunk buffers. Chunks larger than the pool's cap are dropped to the
-// garbage collector so one giant line does not pin memory.
+// Pool recycles chunks and their buffers. It keeps at most a fixed total capacity of
+// buffers (the retain budget), whatever the garbage collector does: a sync.Pool is
+// emptied at every collection, and under a memory limit collections are frequent, so
+// every chunk would grow its buffer from scratch again. Chunks whose buffer is larger
+// than maxCap are never kept, so one giant line does not pin memory.
 type Pool struct {
-	p      sync.Pool
+	mu     sync.Mutex
+	free   []*Chunk
+	held   int // capacity of the buffers in free
 	maxCap int
+	retain int
 }
 
-// NewPool returns a pool that keeps buffers up to maxCap bytes.
-func NewPool(maxCap int) *Pool { return &Pool{maxCap: maxCap} }
+// NewPool returns a pool that keeps buffers of up to maxCap bytes, and up to 4 times
+// maxCap bytes of them in all.
+func NewPool(maxCap int) *Pool { return &Pool{maxCap: maxCap, retain: 4 * maxCap} }
 
 // Get returns an empty chunk.
 func (p *Pool) Get() *Chunk {
-	if c, ok := p.p.Get().(*Chunk); ok {
+	p.mu.Lock()
+	if n := len(p.free); n > 0 {
+		c := p.free[n-1]
+		p.free[n-1] = nil
+		p.free = p.free[:n-1]
+		p.held -= cap(c.Data)
+		p.mu.Unlock()
 		return c
 	}
+	p.mu.Unlock()
 	return &Chunk{pool: p}
 }
 
@@ -90,5 +104,10 @@ func (p *Pool) put(c *Chunk) {
 		return
 	}
 	*c = Chunk{Data: c.Data[:0], links: c.links[:0], pool: p}
-	p.p.Put(c)
+	p.mu.Lock()
+	if p.held+cap(c.Data) <= p.retain {
+		p.free = append(p.free, c)
+		p.held += cap(c.Data)
+	}
+	p.mu.Unlock()
 }

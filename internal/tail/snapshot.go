@@ -88,6 +88,15 @@ func (m *Manager) Snapshot() []ContainerSnapshot {
 		var oldest time.Time
 		for _, f := range g.files {
 			fs := f.status(g.g.Key)
+			if f.r != nil && !f.name.Gz {
+				// The poller's size may be a poll interval old: lag is measured now.
+				if fi, err := statReader(f.r); err == nil && fi.Size() > fs.Size {
+					fs.Size = fi.Size()
+					if fs.State == StateIdle || fs.State == StateWaiting {
+						fs.State = StateReading
+					}
+				}
+			}
 			c.Files = append(c.Files, fs)
 			if f.r != nil {
 				c.Open++
@@ -108,7 +117,7 @@ func (m *Manager) Snapshot() []ContainerSnapshot {
 					t = time.Unix(0, ns)
 				}
 			}
-			if f.size > f.readOff && !f.lastActive.IsZero() && (t.IsZero() || f.lastActive.Before(t)) {
+			if fs.Size > f.readOff && !f.lastActive.IsZero() && (t.IsZero() || f.lastActive.Before(t)) {
 				t = f.lastActive
 			}
 			if !t.IsZero() && (oldest.IsZero() || t.Before(oldest)) {
