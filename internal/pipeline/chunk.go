@@ -80,9 +80,9 @@ type Pool struct {
 	retain int
 }
 
-// NewPool returns a pool that keeps buffers of up to maxCap bytes, and up to 4 times
-// maxCap bytes of them in all.
-func NewPool(maxCap int) *Pool { return &Pool{maxCap: maxCap, retain: 4 * maxCap} }
+// NewPool returns a pool that keeps buffers of up to maxCap bytes, and maxCap bytes of
+// them in all (memory the garbage collector cannot take back, so it stays small).
+func NewPool(maxCap int) *Pool { return &Pool{maxCap: maxCap, retain: maxCap} }
 
 // Get returns an empty chunk.
 func (p *Pool) Get() *Chunk {
