@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/logferry/logferry/internal/checkpoint"
 	"github.com/logferry/logferry/internal/config"
@@ -89,7 +88,7 @@ type Options struct {
 	SetLogLevel func(level string) error
 	// KubeClient, if not nil, is used for pod metadata instead of building one from
 	// the configuration (tests), and turns metadata on.
-	KubeClient kubernetes.Interface
+	KubeClient kube.Client
 }
 
 // New builds the graph without starting anything but the sinks' resources (files are

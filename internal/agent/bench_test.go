@@ -10,11 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logferry/logferry/internal/kube/kubefake"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/logferry/logferry/internal/config"
 )
@@ -87,7 +87,7 @@ func BenchmarkMetadataOverhead(b *testing.B) {
 			}
 			o := Options{Logger: slog.New(slog.DiscardHandler)}
 			if withMeta {
-				o.KubeClient = fake.NewSimpleClientset(objs...)
+				_, o.KubeClient = kubefake.New(objs...)
 			}
 			t0 := cpuTime()
 			a, stop := run(b, cfg, o)

@@ -6,7 +6,6 @@ import (
 	"os"
 	"time"
 
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -28,7 +27,7 @@ func kubeEnabled(k config.Kubernetes) bool {
 
 // newKubeClient builds the API client from the kubeconfig, or the in-cluster service
 // account when none is given.
-func newKubeClient(k config.Kubernetes, version string) (kubernetes.Interface, error) {
+func newKubeClient(k config.Kubernetes, version string) (kube.Client, error) {
 	var rc *rest.Config
 	var err error
 	if k.Kubeconfig != "" {
@@ -43,7 +42,7 @@ func newKubeClient(k config.Kubernetes, version string) (kubernetes.Interface, e
 	// One list and one long watch per node: a small budget keeps a crash-looping agent
 	// fleet from hurting the API server.
 	rc.QPS, rc.Burst = 5, 10
-	return kubernetes.NewForConfig(rc)
+	return kube.NewClient(rc)
 }
 
 // setupKube creates the metadata cache when Kubernetes is enabled.
@@ -61,7 +60,7 @@ func (a *Agent) setupKube(cfg *config.Config, o Options) error {
 		client = c
 	}
 	nsLabels := k.NamespaceLabels != nil && *k.NamespaceLabels
-	a.events = kube.NewEvents(client, cfg.NodeName)
+	a.events = kube.NewEvents(client, cfg.NodeName, a.log.With("component", "kubernetes"))
 	a.kube = kube.New(kube.Options{Client: client, NodeName: cfg.NodeName, Annotations: k.Annotations,
 		NamespaceLabels: nsLabels, RetainDeleted: k.RetainDeleted, Logger: a.log.With("component", "kubernetes")})
 	return nil

@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logferry/logferry/internal/kube/kubefake"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes/fake"
 )
 
 // kubeRec is the part of a record the metadata tests look at.
@@ -83,12 +83,12 @@ func TestMetadataEnrichment(t *testing.T) {
 		Spec:   corev1.PodSpec{NodeName: "node-1", Containers: []corev1.Container{{Name: "app", Image: "nginx:1.27"}}},
 		Status: corev1.PodStatus{PodIP: "10.1.2.3", ContainerStatuses: []corev1.ContainerStatus{{Name: "app", ContainerID: "containerd://c0ffee"}}},
 	}
-	client := fake.NewSimpleClientset(pod)
+	client, kc := kubefake.New(pod)
 	appendLine("first")
 	cfg := testConfig(t, root)
 	cfg.NodeName = "node-1"
 	out := filepath.Join(root, "out.json")
-	_, stop := run(t, cfg, Options{Logger: testLogger(t), KubeClient: client})
+	_, stop := run(t, cfg, Options{Logger: testLogger(t), KubeClient: kc})
 	defer stop()
 	waitFor(t, "the first record", 5*time.Second, func() bool { return len(readKubeRecords(t, out)) == 1 })
 	r := readKubeRecords(t, out)[0]
@@ -195,11 +195,11 @@ func TestPodSettingsFromAnnotations(t *testing.T) {
 		}},
 		Spec: corev1.PodSpec{NodeName: "node-1", Containers: []corev1.Container{{Name: "app"}, {Name: "api"}}},
 	}
-	client := fake.NewSimpleClientset(pod)
+	client, kc := kubefake.New(pod)
 	cfg := testConfig(t, root)
 	cfg.NodeName = "node-1"
 	out := filepath.Join(root, "out.json")
-	_, stop := run(t, cfg, Options{Logger: testLogger(t), KubeClient: client})
+	_, stop := run(t, cfg, Options{Logger: testLogger(t), KubeClient: kc})
 	defer stop()
 	type rec struct {
 		Message string         `json:"message"`
@@ -296,13 +296,13 @@ func TestLogFilesInsidePods(t *testing.T) {
 			Containers: []corev1.Container{{Name: "app", Image: "legacy:1",
 				VolumeMounts: []corev1.VolumeMount{{Name: "logs", MountPath: "/app/logs"}}}}},
 	}
-	client := fake.NewSimpleClientset(pod)
+	client, kc := kubefake.New(pod)
 	cfg := testConfig(t, root)
 	cfg.NodeName = "node-1"
 	cfg.Kubernetes.KubeletPodsDir = kubelet
 	cfg.Kubernetes.PodFilesInterval = 50 * time.Millisecond
 	out := filepath.Join(root, "out.json")
-	_, stop := run(t, cfg, Options{Logger: testLogger(t), KubeClient: client})
+	_, stop := run(t, cfg, Options{Logger: testLogger(t), KubeClient: kc})
 	defer stop()
 	type rec struct {
 		Message string `json:"message"`

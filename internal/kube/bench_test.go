@@ -1,4 +1,4 @@
-package kube
+package kube_test
 
 import (
 	"context"
@@ -7,11 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logferry/logferry/internal/kube"
+	"github.com/logferry/logferry/internal/kube/kubefake"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes/fake"
 )
 
 // realisticPod is a Deployment's pod with the labels, annotations and spec size real
@@ -55,9 +56,9 @@ func BenchmarkCacheMemory(b *testing.B) {
 		return m.HeapAlloc
 	}
 	for n := 0; n < b.N; n++ {
-		client := fake.NewSimpleClientset(objs...)
+		cs, client := kubefake.New(objs...)
 		base := heap()
-		c := New(Options{Client: client, NodeName: "node-1", Annotations: []string{"prometheus.io/*"}})
+		c := kube.New(kube.Options{Client: client, NodeName: "node-1", Annotations: []string{"prometheus.io/*"}})
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- c.Run(ctx) }()
@@ -72,6 +73,6 @@ func BenchmarkCacheMemory(b *testing.B) {
 		b.ReportMetric(float64(used)/pods, "B/pod")
 		cancel()
 		<-done
-		runtime.KeepAlive(client)
+		runtime.KeepAlive(cs)
 	}
 }

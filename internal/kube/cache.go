@@ -29,7 +29,6 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/logferry/logferry/internal/record"
@@ -37,7 +36,7 @@ import (
 
 // Options configures a Cache.
 type Options struct {
-	Client   kubernetes.Interface
+	Client   Client
 	NodeName string
 	// Annotations selects the pod annotations rendered into records
 	// (kubernetes.annotations): path.Match patterns over annotation keys, e.g.
@@ -156,7 +155,7 @@ func (c *Cache) Run(ctx context.Context) error {
 				c.restarts.Add(1)
 			}
 			opts.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", c.o.NodeName).String()
-			l, err := c.o.Client.CoreV1().Pods(metav1.NamespaceAll).List(ctx, opts)
+			l, err := c.o.Client.ListPods(ctx, opts)
 			if err != nil {
 				c.errors.Add(1)
 			}
@@ -165,7 +164,7 @@ func (c *Cache) Run(ctx context.Context) error {
 		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
 			c.watches.Add(1)
 			opts.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", c.o.NodeName).String()
-			w, err := c.o.Client.CoreV1().Pods(metav1.NamespaceAll).Watch(ctx, opts)
+			w, err := c.o.Client.WatchPods(ctx, opts)
 			if err != nil {
 				c.errors.Add(1)
 			}
@@ -217,7 +216,7 @@ func (c *Cache) runNamespaces(ctx context.Context) {
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
 			c.lists.Add(1)
-			l, err := c.o.Client.CoreV1().Namespaces().List(ctx, opts)
+			l, err := c.o.Client.ListNamespaces(ctx, opts)
 			if err != nil {
 				c.errors.Add(1)
 			}
@@ -225,7 +224,7 @@ func (c *Cache) runNamespaces(ctx context.Context) {
 		},
 		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
 			c.watches.Add(1)
-			w, err := c.o.Client.CoreV1().Namespaces().Watch(ctx, opts)
+			w, err := c.o.Client.WatchNamespaces(ctx, opts)
 			if err != nil {
 				c.errors.Add(1)
 			}

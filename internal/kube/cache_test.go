@@ -1,4 +1,4 @@
-package kube
+package kube_test
 
 import (
 	"context"
@@ -6,10 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logferry/logferry/internal/kube"
+	"github.com/logferry/logferry/internal/kube/kubefake"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/logferry/logferry/internal/record"
 )
@@ -54,7 +55,7 @@ func TestOwners(t *testing.T) {
 		{"plain job", testPod("u", "p", controlledBy("Job", "migrate-v2")), []record.Owner{{Kind: "job", Name: "migrate-v2"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := owners(tc.pod); !reflect.DeepEqual(got, tc.want) {
+			if got := kube.Owners(tc.pod); !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("owners = %v, want %v", got, tc.want)
 			}
 		})
@@ -73,17 +74,17 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestCacheLifecycle(t *testing.T) {
-	client := fake.NewSimpleClientset()
+	cs, client := kubefake.New()
 	now := time.Now()
 	clock := func() time.Time { return now }
-	c := New(Options{Client: client, NodeName: "node-1", Annotations: []string{"*.example.com/*"}, RetainDeleted: time.Minute, Now: clock})
+	c := kube.New(kube.Options{Client: client, NodeName: "node-1", Annotations: []string{"*.example.com/*"}, RetainDeleted: time.Minute, Now: clock})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
 	waitFor(t, "sync", c.Synced)
 
-	pods := client.CoreV1().Pods("prod")
+	pods := cs.CoreV1().Pods("prod")
 	if _, err := pods.Create(ctx, testPod("u1", "web-0", controlledBy("ReplicaSet", "web-7d9f8c")), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -137,12 +138,12 @@ func TestCacheLifecycle(t *testing.T) {
 	now = now.Add(50 * time.Second)
 	c.Lookup("u1")
 	now = now.Add(50 * time.Second)
-	c.gc()
+	c.GC()
 	if _, ok := c.Lookup("u1"); !ok {
 		t.Fatal("deleted pod dropped although looked up 50s ago")
 	}
 	now = now.Add(2 * time.Minute)
-	c.gc()
+	c.GC()
 	if _, ok := c.Lookup("u1"); ok {
 		t.Fatal("deleted pod kept 2 minutes after its last lookup")
 	}
@@ -159,10 +160,10 @@ func TestCacheLifecycle(t *testing.T) {
 }
 
 func TestEventsOncePerGeneration(t *testing.T) {
-	client := fake.NewSimpleClientset()
-	ev := NewEvents(client, "node-1")
+	cs, client := kubefake.New()
+	ev := kube.NewEvents(client, "node-1", nil)
 	defer ev.Stop()
-	p := &Pod{UID: "u1", Namespace: "prod", Name: "web-0", Generation: 1}
+	p := &kube.Pod{UID: "u1", Namespace: "prod", Name: "web-0", Generation: 1}
 	ev.Warn(p, `logferry.io/multiline: unknown preset "jav"`)
 	ev.Warn(p, `logferry.io/multiline: unknown preset "jav"`) // same generation: not again
 	p2 := *p
@@ -170,16 +171,16 @@ func TestEventsOncePerGeneration(t *testing.T) {
 	ev.Warn(&p2, `logferry.io/multiline: unknown preset "jav"`)
 	ctx := context.Background()
 	waitFor(t, "two events", func() bool {
-		l, err := client.CoreV1().Events("prod").List(ctx, metav1.ListOptions{})
+		l, err := cs.CoreV1().Events("prod").List(ctx, metav1.ListOptions{})
 		return err == nil && countEvents(l.Items) == 2
 	})
 	time.Sleep(100 * time.Millisecond)
-	l, _ := client.CoreV1().Events("prod").List(ctx, metav1.ListOptions{})
+	l, _ := cs.CoreV1().Events("prod").List(ctx, metav1.ListOptions{})
 	if countEvents(l.Items) != 2 {
 		t.Errorf("%d events, want 2", countEvents(l.Items))
 	}
 	for _, e := range l.Items {
-		if e.Reason != EventReason || e.Type != corev1.EventTypeWarning || e.InvolvedObject.Name != "web-0" {
+		if e.Reason != kube.EventReason || e.Type != corev1.EventTypeWarning || e.InvolvedObject.Name != "web-0" {
 			t.Errorf("event = %+v", e)
 		}
 	}
@@ -196,8 +197,8 @@ func countEvents(es []corev1.Event) int {
 
 func TestNamespaceLabels(t *testing.T) {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "prod", Labels: map[string]string{"env": "production"}}}
-	client := fake.NewSimpleClientset(ns, testPod("u1", "web-0"))
-	c := New(Options{Client: client, NodeName: "node-1", NamespaceLabels: true})
+	cs, client := kubefake.New(ns, testPod("u1", "web-0"))
+	c := kube.New(kube.Options{Client: client, NodeName: "node-1", NamespaceLabels: true})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go c.Run(ctx)
@@ -209,7 +210,7 @@ func TestNamespaceLabels(t *testing.T) {
 	p, _ := c.Lookup("u1")
 	ns.Labels["env"] = "staging"
 	ns.ResourceVersion = "2"
-	if _, err := client.CoreV1().Namespaces().Update(ctx, ns, metav1.UpdateOptions{}); err != nil {
+	if _, err := cs.CoreV1().Namespaces().Update(ctx, ns, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the namespace relabel", func() bool {

@@ -2,14 +2,14 @@ package kube
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
-	"k8s.io/client-go/tools/record"
 )
 
 // EventReason is the reason of the Events the agent posts on pods whose logferry.io/
@@ -17,26 +17,41 @@ import (
 const EventReason = "LogferryConfig"
 
 // Events posts Warning Events on pods, at most once per pod, problem and pod
-// generation (the same bad annotation is not reported at every read).
+// generation (the same bad annotation is not reported at every read). Posting happens
+// in the background, off the caller's path, and never blocks it: when the queue is
+// full, the event is dropped (and logged).
 type Events struct {
-	rec  record.EventRecorder
-	stop func()
+	client Client
+	node   string
+	log    *slog.Logger
+	queue  chan *corev1.Event
+	done   chan struct{}
+	stop   sync.Once
 
 	mu   sync.Mutex
 	seen map[string]uint64 // uid + "\x00" + message -> generation reported
 }
 
-// NewEvents starts an event broadcaster writing through client. Stop releases it.
-func NewEvents(client coreClient, node string) *Events {
-	b := record.NewBroadcaster()
-	b.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
-	rec := b.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "logferry", Host: node})
-	return &Events{rec: rec, stop: b.Shutdown, seen: map[string]uint64{}}
+// NewEvents starts posting events through client. Stop ends it.
+func NewEvents(client Client, node string, log *slog.Logger) *Events {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	e := &Events{client: client, node: node, log: log, queue: make(chan *corev1.Event, 256),
+		done: make(chan struct{}), seen: map[string]uint64{}}
+	go e.run()
+	return e
 }
 
-// coreClient is the part of the clientset Events needs.
-type coreClient interface {
-	CoreV1() typedcorev1.CoreV1Interface
+func (e *Events) run() {
+	defer close(e.done)
+	for ev := range e.queue {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := e.client.CreateEvent(ctx, ev); err != nil {
+			e.log.Warn("cannot post a Kubernetes event", "namespace", ev.Namespace, "pod", ev.InvolvedObject.Name, "err", err)
+		}
+		cancel()
+	}
 }
 
 // Warn reports message on pod p (once per generation of p).
@@ -52,16 +67,39 @@ func (e *Events) Warn(p *Pod, message string) {
 		e.seen = map[string]uint64{key: p.Generation}
 	}
 	e.mu.Unlock()
-	ref := &corev1.ObjectReference{Kind: "Pod", APIVersion: "v1", Namespace: p.Namespace, Name: p.Name, UID: types.UID(p.UID)}
-	e.rec.Event(ref, corev1.EventTypeWarning, EventReason, message)
+	now := metav1.Now()
+	ev := &corev1.Event{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: p.Name + ".", Namespace: p.Namespace},
+		InvolvedObject: corev1.ObjectReference{Kind: "Pod", APIVersion: "v1", Namespace: p.Namespace, Name: p.Name,
+			UID: types.UID(p.UID)},
+		Reason: EventReason, Message: truncate(message, 1024), Type: corev1.EventTypeWarning,
+		Source:         corev1.EventSource{Component: "logferry", Host: e.node},
+		FirstTimestamp: now, LastTimestamp: now, Count: 1,
+		ReportingController: "logferry.io/agent", ReportingInstance: "logferry-" + e.node,
+	}
+	select {
+	case e.queue <- ev:
+	default:
+		e.log.Warn("kubernetes event queue full; event dropped", "pod", p.Name, "message", message)
+	}
 }
 
-// Stop flushes and stops the broadcaster.
-func (e *Events) Stop() { e.stop() }
+// Stop posts what is queued and stops.
+func (e *Events) Stop() {
+	e.stop.Do(func() { close(e.queue) })
+	<-e.done
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
 
 // ListEvents returns the logferry Events of a pod (tests and status).
-func ListEvents(ctx context.Context, client coreClient, namespace, pod string) ([]corev1.Event, error) {
-	l, err := client.CoreV1().Events(namespace).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=" + pod + ",reason=" + EventReason})
+func ListEvents(ctx context.Context, client Client, namespace, pod string) ([]corev1.Event, error) {
+	l, err := client.ListEvents(ctx, namespace, metav1.ListOptions{FieldSelector: fmt.Sprintf("involvedObject.name=%s,reason=%s", pod, EventReason)})
 	if err != nil {
 		return nil, err
 	}
