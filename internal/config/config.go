@@ -186,7 +186,7 @@ type Pipeline struct {
 	// MemoryLimit (memory_limit) is the Go runtime's soft memory limit for the
 	// agent process (what GOMEMLIMIT sets; the environment variable wins when
 	// set): the garbage collector works harder as the heap nears it, instead of
-	// letting it double. 0 disables it. Default 48MiB; at least
+	// letting it double. 0 disables it. Default 40MiB; at least
 	// max_buffer_bytes when set.
 	MemoryLimit Size
 }
@@ -398,7 +398,7 @@ func defaults(lookupEnv func(string) (string, bool)) *Config {
 		Pipeline: Pipeline{
 			MaxBufferBytes: 16 * MiB,
 			ReadQuantum:    256 * KiB,
-			MemoryLimit:    48 * MiB,
+			MemoryLimit:    40 * MiB,
 		},
 		Checkpoint: Checkpoint{Interval: time.Second},
 		Shutdown:   Shutdown{Deadline: 25 * time.Second},

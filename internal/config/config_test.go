@@ -283,7 +283,7 @@ func TestDefaults(t *testing.T) {
 		{"pipeline.max_buffer_bytes", cfg.Pipeline.MaxBufferBytes, 16 * MiB},
 		{"pipeline.read_quantum", cfg.Pipeline.ReadQuantum, 256 * KiB},
 		{"pipeline.workers", cfg.Pipeline.Workers, 0},
-		{"pipeline.memory_limit", cfg.Pipeline.MemoryLimit, 48 * MiB},
+		{"pipeline.memory_limit", cfg.Pipeline.MemoryLimit, 40 * MiB},
 		{"checkpoint.interval", cfg.Checkpoint.Interval, time.Second},
 		{"sinks[0].path", stdout.Path, ""},
 		{"sinks[0].max_size", stdout.MaxSize, 100 * MiB},
