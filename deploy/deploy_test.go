@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logferry/logferry/internal/testenv"
+
 	"go.yaml.in/yaml/v3"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -50,17 +52,6 @@ const (
 // ---------------------------------------------------------------------------
 // Tools
 
-// skipOrFail skips a test that needs a missing tool, except under CI=true, where a
-// missing tool is a broken CI setup and the test fails instead of passing silently.
-func skipOrFail(t testing.TB, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s\n(CI=true, so this test must run: .ci/run installs what it needs)", msg)
-	}
-	t.Skip(msg)
-}
-
 // kubectl returns the kubectl binary (PATH, else /usr/bin/kubectl).
 func kubectl(t testing.TB) string {
 	t.Helper()
@@ -70,7 +61,7 @@ func kubectl(t testing.TB) string {
 	if p := "/usr/bin/kubectl"; isExecutable(p) {
 		return p
 	}
-	skipOrFail(t, "kubectl is not installed: install a kubectl >= 1.27 (it embeds kustomize), see https://kubernetes.io/docs/tasks/tools/")
+	testenv.SkipOrFail(t, "kubectl is not installed: install a kubectl >= 1.27 (it embeds kustomize), see https://kubernetes.io/docs/tasks/tools/")
 	return ""
 }
 
@@ -87,7 +78,7 @@ func helm(t testing.TB) string {
 			}
 		}
 	}
-	skipOrFail(t, "helm is not installed: go install helm.sh/helm/v3/cmd/helm@%s (about 2 minutes)", helmVersion)
+	testenv.SkipOrFail(t, "helm is not installed: go install helm.sh/helm/v3/cmd/helm@%s (about 2 minutes)", helmVersion)
 	return ""
 }
 

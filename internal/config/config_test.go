@@ -446,17 +446,6 @@ func TestTooManyErrors(t *testing.T) {
 	}
 }
 
-func TestEditDistance(t *testing.T) {
-	for _, tc := range []struct {
-		a, b string
-		want int
-	}{{"", "", 0}, {"a", "", 1}, {"pod_dir", "pods_dir", 1}, {"kitten", "sitting", 3}} {
-		if got := editDistance(tc.a, tc.b); got != tc.want {
-			t.Errorf("editDistance(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
-		}
-	}
-}
-
 // TestDocEmbedsFull keeps the example in docs/configuration.md identical to
 // testdata/full.yaml, which the tests load.
 func TestDocEmbedsFull(t *testing.T) {

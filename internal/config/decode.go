@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/logferry/logferry/internal/suggest"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -340,7 +341,7 @@ func (d *decoder) mapping(n *yaml.Node, path string, fields []field) {
 		}
 		f := findField(fields, k.Value)
 		if f == nil {
-			d.errorf(line, kp, "unknown key %s", suggest(k.Value, fields))
+			d.errorf(line, kp, "unknown key %s", suggestKey(k.Value, fields))
 			continue
 		}
 		d.lines[kp] = line
@@ -357,14 +358,14 @@ func findField(fields []field, key string) *field {
 	return nil
 }
 
-// suggest returns "(did you mean X?)" for the known key closest to key by
+// suggestKey returns "(did you mean X?)" for the known key closest to key by
 // edit distance when it is close, or else the list of known keys.
-func suggest(key string, fields []field) string {
+func suggestKey(key string, fields []field) string {
 	best, bestDist := "", len(key)/3+2
 	names := make([]string, len(fields))
 	for i, f := range fields {
 		names[i] = f.key
-		if dist := editDistance(strings.ToLower(key), f.key); dist < bestDist {
+		if dist := suggest.Distance(strings.ToLower(key), f.key); dist < bestDist {
 			best, bestDist = f.key, dist
 		}
 	}
@@ -373,27 +374,6 @@ func suggest(key string, fields []field) string {
 	}
 	sort.Strings(names)
 	return "(known keys: " + strings.Join(names, ", ") + ")"
-}
-
-// editDistance is the Levenshtein distance between a and b, in bytes.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // scalar returns the expanded text of a scalar node. It returns false for

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logferry/logferry/internal/testenv"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -29,7 +31,7 @@ func TestKubernetesMetadata(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kube-apiserver integration: skipped with -short")
 	}
-	kubectl := needTool(t, "kubectl", "kubectl (a Kubernetes client of v1.32 or later)")
+	kubectl := testenv.NeedTool(t, "kubectl", "kubectl (a Kubernetes client of v1.32 or later)")
 	cluster := kubetest.Start(t)
 	admin := cluster.Kubeconfig(t)
 	ctx := context.Background()

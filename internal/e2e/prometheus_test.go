@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logferry/logferry/internal/testenv"
+
 	"go.yaml.in/yaml/v3"
 
 	"github.com/logferry/logferry/internal/gen"
@@ -259,7 +261,7 @@ var grafanaVars = strings.NewReplacer(
 )
 
 func TestAlertRules(t *testing.T) {
-	promtool := needTool(t, "promtool", promInstallHint)
+	promtool := testenv.NeedTool(t, "promtool", promInstallHint)
 	dir := monitoringDir(t)
 	checkOK := []*regexp.Regexp{regexp.MustCompile(`^Checking `), regexp.MustCompile(`^\s+SUCCESS: \d+ rules found$`)}
 
@@ -498,8 +500,8 @@ func pageMetricTypes(page string) map[string]string {
 const scrapeSinkName = "file-0"
 
 func TestPrometheusScrape(t *testing.T) {
-	promtool := needTool(t, "promtool", promInstallHint)
-	prometheus := needTool(t, "prometheus", promInstallHint)
+	promtool := testenv.NeedTool(t, "promtool", promInstallHint)
+	prometheus := testenv.NeedTool(t, "prometheus", promInstallHint)
 	if help, _ := exec.Command(binary, "agent", "--help").CombinedOutput(); !strings.Contains(string(help), "--http-addr") {
 		t.Fatalf("logferry agent has no --http-addr flag, so it serves no /metrics:\n%s", help)
 	}

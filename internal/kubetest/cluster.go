@@ -23,6 +23,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logferry/logferry/internal/testenv"
+
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -76,12 +78,12 @@ func Start(t testing.TB) *Cluster {
 	etcdBin := os.Getenv(envEtcd)
 	if etcdBin != "" {
 		if err := checkExecutable(etcdBin); err != nil {
-			skipOrFail(t, "%s=%s: %v", envEtcd, etcdBin, err)
+			testenv.SkipOrFail(t, "%s=%s: %v", envEtcd, etcdBin, err)
 		}
 	} else {
 		var err error
 		if etcdBin, err = exec.LookPath("etcd"); err != nil {
-			skipOrFail(t, "etcd is not on PATH: install it with `apt-get install etcd-server` (Debian/Ubuntu) or set %s to an etcd binary", envEtcd)
+			testenv.SkipOrFail(t, "etcd is not on PATH: install it with `apt-get install etcd-server` (Debian/Ubuntu) or set %s to an etcd binary", envEtcd)
 		}
 	}
 	apiBin := apiServer(t)
@@ -215,7 +217,7 @@ func apiServer(t testing.TB) string {
 	const howTo = "it is built from the k8s.io/kubernetes Go module, which needs the Go toolchain and the module proxy; prebuild it with `go run ./tools/kubeapiserver` (or set " + envAPIServer + " to a kube-apiserver " + KubeVersion + " binary)"
 	path, ok, err := findAPIServer()
 	if err != nil {
-		skipOrFail(t, "kube-apiserver: %v", err)
+		testenv.SkipOrFail(t, "kube-apiserver: %v", err)
 	}
 	if ok {
 		return path
@@ -225,26 +227,15 @@ func apiServer(t testing.TB) string {
 	}
 	if dl, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
 		if d, ok := dl.Deadline(); ok && time.Until(d) < minBuildTime {
-			skipOrFail(t, "kube-apiserver %s is not built yet (%s is missing) and building it takes ~10 minutes, more than this test run's timeout leaves (%s): %s",
+			testenv.SkipOrFail(t, "kube-apiserver %s is not built yet (%s is missing) and building it takes ~10 minutes, more than this test run's timeout leaves (%s): %s",
 				KubeVersion, path, time.Until(d).Round(time.Second), howTo)
 		}
 	}
 	path, err = APIServerBinary()
 	if err != nil {
-		skipOrFail(t, "kube-apiserver could not be built: %v\n%s", err, howTo)
+		testenv.SkipOrFail(t, "kube-apiserver could not be built: %v\n%s", err, howTo)
 	}
 	return path
-}
-
-// skipOrFail skips the test because something it needs is missing, except under CI=true,
-// where a missing tool is a broken CI setup: then the test fails instead of passing silently.
-func skipOrFail(t testing.TB, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s\n(CI=true, so this test must run: .ci/run installs etcd-server and prebuilds kube-apiserver)", msg)
-	}
-	t.Skip(msg)
 }
 
 // RestConfig returns a client configuration for the admin user.

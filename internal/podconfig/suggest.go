@@ -3,6 +3,8 @@ package podconfig
 import (
 	"strconv"
 	"strings"
+
+	"github.com/logferry/logferry/internal/suggest"
 )
 
 // didYouMean returns `; did you mean "<candidate>"?` for the candidate closest to word,
@@ -30,7 +32,7 @@ func closest(word string, candidates []string) string {
 		if norm(w) == norm(lc) || (len(w) >= 4 && strings.HasPrefix(lc, w)) {
 			return c
 		}
-		d := levenshtein(w, lc)
+		d := suggest.Distance(w, lc)
 		if d <= max(1, len(c)/3) && (bestD < 0 || d < bestD) {
 			best, bestD = c, d
 		}
@@ -57,32 +59,4 @@ func keySuggestion(name, prefix string) string {
 		return "; did you mean " + strconv.Quote(prefix+s) + "?"
 	}
 	return ""
-}
-
-// levenshtein is the edit distance between a and b, in bytes. Inputs are short (keys,
-// names); longer ones are cut at 64 bytes, which only matters for what is suggested.
-func levenshtein(a, b string) int {
-	const limit = 64
-	if len(a) > limit {
-		a = a[:limit]
-	}
-	if len(b) > limit {
-		b = b[:limit]
-	}
-	var prev, cur [limit + 1]int
-	for j := 0; j <= len(b); j++ {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }
