@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -56,89 +57,95 @@ func BenchmarkMetadataOverhead(b *testing.B) {
 		return fmt.Sprintf("2026-11-22T10:00:%02d.%06dZ stdout F request %d served in %dms %s\n", l%60, l, l, l%97, strings.Repeat("x", 120))
 	}
 	type result struct{ start, steady time.Duration }
-	measure := func(b *testing.B, withMeta bool) (res result, input int64) {
-		for n := 0; n < b.N; n++ {
-			root := b.TempDir()
-			var files []string
-			for i := range pods {
-				p := benchPod(i)
-				dir := filepath.Join(root, "pods", p.Namespace+"_"+p.Name+"_"+string(p.UID), "app")
-				if err := os.MkdirAll(dir, 0o755); err != nil {
-					b.Fatal(err)
-				}
-				var sb strings.Builder
-				for l := range 10 {
-					sb.WriteString(line(l))
-				}
-				f := filepath.Join(dir, "0.log")
-				if err := os.WriteFile(f, []byte(sb.String()), 0o644); err != nil {
-					b.Fatal(err)
-				}
-				files = append(files, f)
-			}
-			cfg := config.Default()
-			cfg.NodeName = "node-1"
-			cfg.DataDir = filepath.Join(root, "data")
-			cfg.Sources.PodsDir = filepath.Join(root, "pods")
-			cfg.Sinks = []config.Sink{config.NewSink("null", "discard", "")}
-			cfg.Kubernetes.Annotations = []string{"prometheus.io/*"}
-			if err := cfg.Validate(); err != nil {
+	runOnce := func(b *testing.B, withMeta bool) (res result, input int64) {
+		root := b.TempDir()
+		var files []string
+		for i := range pods {
+			p := benchPod(i)
+			dir := filepath.Join(root, "pods", p.Namespace+"_"+p.Name+"_"+string(p.UID), "app")
+			if err := os.MkdirAll(dir, 0o755); err != nil {
 				b.Fatal(err)
 			}
-			o := Options{Logger: slog.New(slog.DiscardHandler)}
-			if withMeta {
-				_, o.KubeClient = kubefake.New(objs...)
-			}
-			t0 := cpuTime()
-			a, stop := run(b, cfg, o)
-			wait := func(records uint64) {
-				for a.Runners()[0].Stats().Records < records {
-					time.Sleep(2 * time.Millisecond)
-				}
-			}
-			wait(pods * 10)
 			var sb strings.Builder
-			for l := 10; l < 10+lines; l++ {
+			for l := range 10 {
 				sb.WriteString(line(l))
 			}
-			chunk := []byte(sb.String())
-			input = int64(len(chunk)) * pods
-			t1 := cpuTime()
-			for _, f := range files {
-				fh, err := os.OpenFile(f, os.O_APPEND|os.O_WRONLY, 0)
-				if err != nil {
-					b.Fatal(err)
-				}
-				fh.Write(chunk)
-				fh.Close()
+			f := filepath.Join(dir, "0.log")
+			if err := os.WriteFile(f, []byte(sb.String()), 0o644); err != nil {
+				b.Fatal(err)
 			}
-			wait(pods * (10 + lines))
-			t2 := cpuTime()
-			stop()
-			res.start += t1 - t0
-			res.steady += t2 - t1
+			files = append(files, f)
 		}
-		res.start /= time.Duration(b.N)
-		res.steady /= time.Duration(b.N)
-		return res, input
+		cfg := config.Default()
+		cfg.NodeName = "node-1"
+		cfg.DataDir = filepath.Join(root, "data")
+		cfg.Sources.PodsDir = filepath.Join(root, "pods")
+		cfg.Sinks = []config.Sink{config.NewSink("null", "discard", "")}
+		cfg.Kubernetes.Annotations = []string{"prometheus.io/*"}
+		if err := cfg.Validate(); err != nil {
+			b.Fatal(err)
+		}
+		o := Options{Logger: slog.New(slog.DiscardHandler)}
+		if withMeta {
+			_, o.KubeClient = kubefake.New(objs...)
+		}
+		t0 := cpuTime()
+		a, stop := run(b, cfg, o)
+		wait := func(records uint64) {
+			for a.Runners()[0].Stats().Records < records {
+				time.Sleep(2 * time.Millisecond)
+			}
+		}
+		wait(pods * 10)
+		var sb strings.Builder
+		for l := 10; l < 10+lines; l++ {
+			sb.WriteString(line(l))
+		}
+		chunk := []byte(sb.String())
+		input = int64(len(chunk)) * pods
+		t1 := cpuTime()
+		for _, f := range files {
+			fh, err := os.OpenFile(f, os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			fh.Write(chunk)
+			fh.Close()
+		}
+		wait(pods * (10 + lines))
+		t2 := cpuTime()
+		stop()
+		return result{start: t1 - t0, steady: t2 - t1}, input
 	}
-	var plain result
-	b.Run("plain", func(b *testing.B) {
-		r, input := measure(b, false)
-		plain = r
-		b.ReportMetric(r.start.Seconds(), "start-cpu-s")
-		b.ReportMetric(r.steady.Seconds(), "steady-cpu-s")
-		b.ReportMetric(float64(input)/1e6/r.steady.Seconds(), "MB/cpu-s")
-	})
-	b.Run("metadata", func(b *testing.B) {
-		r, input := measure(b, true)
-		b.ReportMetric(r.start.Seconds(), "start-cpu-s")
-		b.ReportMetric(r.steady.Seconds(), "steady-cpu-s")
-		b.ReportMetric(float64(input)/1e6/r.steady.Seconds(), "MB/cpu-s")
-		if plain.steady > 0 {
-			b.ReportMetric(100*(r.steady.Seconds()-plain.steady.Seconds())/plain.steady.Seconds(), "overhead-%")
+	// Runs alternate (plain, metadata, plain, ...) so that drift in the machine's
+	// state hits both alike; medians are reported.
+	var plain, meta []result
+	var input int64
+	for n := 0; n < b.N; n++ {
+		r, in := runOnce(b, false)
+		plain = append(plain, r)
+		r, _ = runOnce(b, true)
+		meta = append(meta, r)
+		input = in
+	}
+	median := func(rs []result, f func(result) time.Duration) time.Duration {
+		v := make([]time.Duration, len(rs))
+		for i, r := range rs {
+			v[i] = f(r)
 		}
-	})
+		slices.Sort(v)
+		return v[len(v)/2]
+	}
+	steady := func(r result) time.Duration { return r.steady }
+	start := func(r result) time.Duration { return r.start }
+	ps, ms := median(plain, steady), median(meta, steady)
+	b.ReportMetric(median(plain, start).Seconds(), "plain-start-cpu-s")
+	b.ReportMetric(median(meta, start).Seconds(), "meta-start-cpu-s")
+	b.ReportMetric(ps.Seconds(), "plain-steady-cpu-s")
+	b.ReportMetric(ms.Seconds(), "meta-steady-cpu-s")
+	b.ReportMetric(float64(input)/1e6/ps.Seconds(), "plain-MB/cpu-s")
+	b.ReportMetric(float64(input)/1e6/ms.Seconds(), "meta-MB/cpu-s")
+	b.ReportMetric(100*(ms.Seconds()-ps.Seconds())/ps.Seconds(), "overhead-%")
 }
 
 func cpuTime() time.Duration {
