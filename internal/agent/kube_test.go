@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logferry/logferry/internal/config"
 	"github.com/logferry/logferry/internal/kube/kubefake"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -365,4 +366,46 @@ func TestLogFilesInsidePods(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// TestReloadPodRules: pod_rules change with a reload and apply to lines read after it.
+func TestReloadPodRules(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "pods", "prod_web-0_uid-1", "app")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	logf := filepath.Join(dir, "0.log")
+	appendLine := func(msg string) {
+		f, err := os.OpenFile(logf, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		f.WriteString("2026-11-22T10:00:00Z stdout F " + msg + "\n")
+	}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web-0", Namespace: "prod", UID: types.UID("uid-1"), Labels: map[string]string{"app": "web"}},
+		Spec: corev1.PodSpec{NodeName: "node-1", Containers: []corev1.Container{{Name: "app"}}}}
+	_, kc := kubefake.New(pod)
+	cfg := testConfig(t, root)
+	cfg.NodeName = "node-1"
+	out := filepath.Join(root, "out.json")
+	a, stop := run(t, cfg, Options{Logger: testLogger(t), KubeClient: kc})
+	defer stop()
+	appendLine("DEBUG kept before the rule")
+	waitFor(t, "the first record", 5*time.Second, func() bool { return len(readKubeRecords(t, out)) == 1 })
+
+	next := *cfg
+	next.PodRules = []config.PodRule{{Selector: "app=web", Settings: map[string]string{"drop": "^DEBUG "}}}
+	if err := a.Reload(func() (*config.Config, error) { return &next, next.Validate() }); err != nil {
+		t.Fatal(err)
+	}
+	appendLine("DEBUG dropped after the rule")
+	appendLine("INFO kept")
+	waitFor(t, "the INFO record", 5*time.Second, func() bool { return len(readKubeRecords(t, out)) == 2 })
+	time.Sleep(200 * time.Millisecond)
+	rs := readKubeRecords(t, out)
+	if len(rs) != 2 || rs[0].Message != "DEBUG kept before the rule" || rs[1].Message != "INFO kept" {
+		t.Fatalf("records after the reload: %+v", rs)
+	}
 }
