@@ -22,6 +22,8 @@ import (
 	"github.com/logferry/logferry/internal/pipeline"
 	"github.com/logferry/logferry/internal/process"
 	"github.com/logferry/logferry/internal/sink"
+	"github.com/logferry/logferry/internal/sink/elastic"
+	"github.com/logferry/logferry/internal/sink/kafka"
 	"github.com/logferry/logferry/internal/tail"
 )
 
@@ -184,6 +186,10 @@ func BuildSink(c config.Sink, log *slog.Logger) (sink.Sink, error) {
 		return sink.NewStdout()
 	case "discard":
 		return sink.NewDiscard(c.Name), nil
+	case "kafka":
+		return kafka.FromConfig(c.Name, c.Kafka, log)
+	case "elasticsearch":
+		return elastic.FromConfig(c.Name, c.Elasticsearch, log)
 	case "file":
 		fsync := true
 		if c.Fsync != nil {

@@ -234,6 +234,10 @@ type Sink struct {
 	Fsync *bool
 	// Batch (batch) controls how records are grouped before sending.
 	Batch Batch
+	// Kafka (kafka) configures a sink of type kafka.
+	Kafka KafkaSink
+	// Elasticsearch (elasticsearch) configures a sink of type elasticsearch.
+	Elasticsearch ElasticsearchSink
 	// Line is not a key: it is the line of the file on which the sink
 	// starts, 0 when unknown, for later error messages.
 	Line int
@@ -248,6 +252,8 @@ func (s *Sink) fields() []field {
 		{"max_files", integer(&s.MaxFiles)},
 		{"fsync", boolean(&s.Fsync)},
 		{"batch", object(s.Batch.fields())},
+		{"kafka", object(s.Kafka.fields())},
+		{"elasticsearch", object(s.Elasticsearch.fields())},
 	}
 }
 
@@ -365,7 +371,7 @@ func (l *Log) fields() []field {
 // DefaultSinkTypes returns a new set of the built-in sink types: stdout, file
 // and discard. Add to it to allow more types in Options.SinkTypes.
 func DefaultSinkTypes() map[string]bool {
-	return map[string]bool{"stdout": true, "file": true, "discard": true}
+	return map[string]bool{"stdout": true, "file": true, "discard": true, "elasticsearch": true, "kafka": true}
 }
 
 // Default returns the default configuration, with no sinks, the node name
@@ -418,6 +424,7 @@ func defaultSink() Sink {
 		MaxSize:  100 * MiB,
 		MaxFiles: 5,
 		Batch:    Batch{MaxBytes: 4 * MiB, MaxWait: 200 * time.Millisecond},
+		Kafka:    DefaultKafkaSink(),
 	}
 }
 

@@ -185,6 +185,12 @@ func (c *Config) validateSinks(r *rules) {
 		if s.Type == "file" && s.Path == "" {
 			r.add(key+"path", "required for sink type file")
 		}
+		switch s.Type {
+		case "kafka":
+			s.Kafka.validate(key+"kafka.", r)
+		case "elasticsearch":
+			s.Elasticsearch.validate(key+"elasticsearch.", r)
+		}
 		r.sizeAtLeast(key+"max_size", s.MaxSize, 0)
 		if s.MaxFiles < 1 {
 			r.add(key+"max_files", "must be at least 1, got %d", s.MaxFiles)

@@ -1,0 +1,745 @@
+// Package elastic is the Elasticsearch / OpenSearch sink: it sends records to the
+// bulk API (Elasticsearch 7 and 8, OpenSearch 2, and compatible servers such as
+// VictoriaLogs) with plain net/http.
+//
+// # Delivery
+//
+// Every record is one bulk item whose _id is the record's event.id, so a record sent
+// again (after a failed attempt, or after a crash before its checkpoint was saved)
+// overwrites itself instead of duplicating; with data_stream the op is create, and a
+// create that finds the _id already there (409) counts as delivered.
+//
+// Consume returns nil only when every record of the batch is accepted by the cluster
+// or written (fsynced) to the dead-letter file. Per item:
+//
+//   - 2xx, and 409 on create: done;
+//   - 429 and 5xx: still pending. Only the pending records are sent by the next
+//     Consume of the same batch (the Runner retries with backoff): records the
+//     cluster accepted are not sent again;
+//   - 401 and 403 (no permission, a write block): still pending, and the error is
+//     permanent (sink.Permanent: an operator must act; nothing is dead-lettered);
+//   - any other 4xx (a mapping error 400, ...): written to the dead-letter file with
+//     its error and counted, then done: never retried forever, never silently lost.
+//
+// Whole-request failures (network errors, 429, 5xx, a response that cannot be
+// parsed) leave the request's records pending; 401, 403, 404 and other 4xx are
+// marked permanent. A node that cannot be reached (or answers 502/503/504) fails over
+// to the next URL within the same attempt.
+//
+// The per-batch state (which records are still pending, which dead-letter lines are
+// not yet written) is kept only while Consume keeps failing for one batch, and is
+// used only when the next Consume gets the very same batch (same chunks, same bytes,
+// checked with a hash); any other batch starts from scratch. Starting from scratch is
+// always safe: it resends everything (at-least-once), it never skips a record.
+package elastic
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/logferry/logferry/internal/pipeline"
+	"github.com/logferry/logferry/internal/sink"
+)
+
+// Defaults of Options.
+const (
+	DefaultTimeout         = 30 * time.Second
+	DefaultMaxRequestBytes = 8 << 20
+	DefaultDeadLetterSize  = 100 << 20
+	DefaultDeadLetterFiles = 5
+)
+
+// maxResponseBytes caps how much of a bulk response is read.
+const maxResponseBytes = 256 << 20
+
+// maxIDBytes is Elasticsearch's limit on _id; longer ids are left to the cluster.
+const maxIDBytes = 512
+
+// Options configures a Sink.
+type Options struct {
+	// URLs are the nodes' base URLs; the bulk endpoint is <url>/_bulk. Required.
+	URLs []string
+	// Index is the index template (see package config, ElasticsearchSink.Index).
+	Index string
+	// DataStream sends with the create op.
+	DataStream bool
+	// IDField is the record field used as _id (default "event.id").
+	IDField string
+	// NoGzip sends uncompressed bodies.
+	NoGzip bool
+	// Parameters are added to every bulk request's query.
+	Parameters map[string]string
+	// Authorization is the Authorization header ("" none); see BasicAuth,
+	// APIKeyAuth and BearerAuth.
+	Authorization string
+	// TLS configures https (nil: system roots).
+	TLS *tls.Config
+	// Timeout bounds one request (default DefaultTimeout).
+	Timeout time.Duration
+	// MaxRequestBytes caps one uncompressed request body (default
+	// DefaultMaxRequestBytes); a single record larger than it is sent alone.
+	MaxRequestBytes int
+	// DeadLetter receives the dead-letter lines (Consume of a batch of one chunk);
+	// it must have accepted them durably when it returns nil. Required; NewDeadLetter
+	// builds the usual one.
+	DeadLetter sink.Sink
+	// Logger (default slog.Default()).
+	Logger *slog.Logger
+	// Transport replaces the HTTP transport (tests).
+	Transport http.RoundTripper
+	// Now replaces time.Now (tests).
+	Now func() time.Time
+}
+
+// BasicAuth returns the Authorization header of basic authentication.
+func BasicAuth(user, password string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
+}
+
+// APIKeyAuth returns the Authorization header of an API key, given either encoded
+// (as Elasticsearch returns it) or as id:key.
+func APIKeyAuth(key string) string {
+	if strings.Contains(key, ":") {
+		key = base64.StdEncoding.EncodeToString([]byte(key))
+	}
+	return "ApiKey " + key
+}
+
+// BearerAuth returns the Authorization header of a bearer token.
+func BearerAuth(token string) string { return "Bearer " + token }
+
+// NewDeadLetter returns the usual dead-letter file: JSON lines appended to path,
+// fsynced, rotated at maxSize bytes keeping maxFiles rotated files (defaults when 0).
+func NewDeadLetter(name, path string, maxSize int64, maxFiles int, log *slog.Logger) (sink.Sink, error) {
+	if maxSize <= 0 {
+		maxSize = DefaultDeadLetterSize
+	}
+	if maxFiles <= 0 {
+		maxFiles = DefaultDeadLetterFiles
+	}
+	return sink.NewFile(name+"-dead-letter", sink.FileOptions{Path: path, MaxSize: maxSize, MaxFiles: maxFiles, Fsync: true, Logger: log})
+}
+
+// Stats are a Sink's counters.
+type Stats struct {
+	Requests     uint64 // bulk requests sent (including failed ones)
+	Accepted     uint64 // records accepted by the cluster (incl. conflicts)
+	Conflicts    uint64 // creates answered 409: the document was already there
+	Retried      uint64 // records left pending by a retryable item or request failure
+	DeadLettered uint64 // records written to the dead-letter file
+}
+
+// Sink sends batches to the bulk API.
+type Sink struct {
+	name     string
+	urls     []string // bulk endpoints, with the query
+	index    *indexTemplate
+	op       string
+	idPath   []string
+	gzip     bool
+	auth     string
+	timeout  time.Duration
+	maxBody  int
+	dead     sink.Sink
+	log      *slog.Logger
+	client   *http.Client
+	tr       http.RoundTripper
+	now      func() time.Time
+	hashSeed maphash.Seed
+
+	mu     sync.Mutex
+	closed bool
+	next   int    // round-robin position
+	state  *retry // the failed batch's state, nil when none
+	recs   []rec  // scratch
+	body   bytes.Buffer
+	zbody  bytes.Buffer
+	zw     *gzip.Writer
+
+	requests, accepted, conflicts, retried, deadLettered atomic.Uint64
+}
+
+// rec locates one record of a batch: chunk index and byte range (without '\n').
+type rec struct {
+	chunk      int32
+	start, end int32
+}
+
+// retry is what is left of a batch after a failed Consume.
+type retry struct {
+	b       *pipeline.Batch
+	chunks  []*pipeline.Chunk
+	sizes   []int
+	sum     uint64
+	pending []rec  // not yet accepted
+	dead    []byte // dead-letter lines not yet written
+	deadN   int
+}
+
+// New returns a sink.
+func New(name string, o Options) (*Sink, error) {
+	if len(o.URLs) == 0 {
+		return nil, errors.New("elasticsearch: no urls")
+	}
+	if o.DeadLetter == nil {
+		return nil, errors.New("elasticsearch: no dead-letter sink")
+	}
+	it, err := parseIndexTemplate(o.Index)
+	if err != nil {
+		return nil, fmt.Errorf("elasticsearch: %w", err)
+	}
+	s := &Sink{
+		name:     name,
+		index:    it,
+		op:       "index",
+		idPath:   splitPath("event.id"),
+		gzip:     !o.NoGzip,
+		auth:     o.Authorization,
+		timeout:  o.Timeout,
+		maxBody:  o.MaxRequestBytes,
+		dead:     o.DeadLetter,
+		log:      o.Logger,
+		now:      o.Now,
+		hashSeed: maphash.MakeSeed(),
+	}
+	if o.DataStream {
+		s.op = "create"
+	}
+	if o.IDField != "" {
+		s.idPath = splitPath(o.IDField)
+	}
+	if s.timeout <= 0 {
+		s.timeout = DefaultTimeout
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = DefaultMaxRequestBytes
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.log = s.log.With("sink", name)
+	if s.now == nil {
+		s.now = time.Now
+	}
+	q := url.Values{}
+	for k, v := range o.Parameters {
+		q.Set(k, v)
+	}
+	for _, raw := range o.URLs {
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("elasticsearch: bad url %q", raw)
+		}
+		u.Path = strings.TrimSuffix(u.Path, "/") + "/_bulk"
+		u.RawPath = ""
+		u.RawQuery = q.Encode()
+		s.urls = append(s.urls, u.String())
+	}
+	s.tr = o.Transport
+	if s.tr == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.TLSClientConfig = o.TLS
+		t.MaxIdleConnsPerHost = 4
+		t.ResponseHeaderTimeout = s.timeout
+		s.tr = t
+	}
+	s.client = &http.Client{Transport: s.tr}
+	s.zw, _ = gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
+	return s, nil
+}
+
+// Name implements sink.Sink.
+func (s *Sink) Name() string { return s.name }
+
+// Stats returns the counters.
+func (s *Sink) Stats() Stats {
+	return Stats{
+		Requests: s.requests.Load(), Accepted: s.accepted.Load(), Conflicts: s.conflicts.Load(),
+		Retried: s.retried.Load(), DeadLettered: s.deadLettered.Load(),
+	}
+}
+
+// Close implements sink.Sink.
+func (s *Sink) Close(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	s.state = nil
+	if t, ok := s.tr.(interface{ CloseIdleConnections() }); ok {
+		t.CloseIdleConnections()
+	}
+	return s.dead.Close(ctx)
+}
+
+// Consume implements sink.Sink.
+func (s *Sink) Consume(ctx context.Context, b *pipeline.Batch) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return sink.Permanent(sink.ErrClosed)
+	}
+	var recs []rec
+	var dead []byte
+	deadN := 0
+	if st := s.state; st != nil && s.sameBatch(st, b) {
+		recs, dead, deadN = st.pending, st.dead, st.deadN
+	} else {
+		s.recs = splitRecords(s.recs[:0], b)
+		recs = s.recs
+	}
+	s.state = nil
+
+	// Dead-letter lines left by the previous attempt come first.
+	if deadN > 0 {
+		if err := s.writeDead(ctx, dead, deadN); err != nil {
+			s.keep(b, recs, dead, deadN)
+			return err
+		}
+		dead, deadN = nil, 0
+	}
+
+	var pending []rec // records to send again
+	var failure error // the first failure of this attempt
+	permanent := false
+	limit := s.maxBody
+	for len(recs) > 0 {
+		n, res, err := s.sendSome(ctx, b, recs, limit)
+		if err != nil {
+			var tooLarge *statusError
+			if errors.As(err, &tooLarge) && tooLarge.status == http.StatusRequestEntityTooLarge {
+				if n > 1 {
+					// The cluster takes less than max_request_bytes: send smaller
+					// requests for the rest of this attempt.
+					limit = max(s.body.Len()/2, 1)
+					s.log.Warn("request too large for the cluster (HTTP 413); lower max_request_bytes", "bytes", s.body.Len())
+					continue
+				}
+				// One record the cluster will never take: dead-letter it.
+				dead = s.appendDead(dead, b, recs[0], "", tooLarge.status, json.RawMessage(strconv.Quote(tooLarge.msg)))
+				deadN++
+				recs = recs[1:]
+				continue
+			}
+			// The rest of the batch waits for the next attempt: the cluster is in
+			// trouble (or unreachable), sending more now would not help.
+			pending = append(pending, recs...)
+			s.retried.Add(uint64(len(recs)))
+			failure = err
+			break
+		}
+		for k, it := range res {
+			r := recs[k]
+			switch {
+			case it.Status >= 200 && it.Status < 300:
+				s.accepted.Add(1)
+			case it.Status == http.StatusConflict && it.op == "create":
+				s.accepted.Add(1)
+				s.conflicts.Add(1)
+			case it.Status == http.StatusTooManyRequests || it.Status >= 500 || it.Status == http.StatusConflict ||
+				it.Status == http.StatusUnauthorized || it.Status == http.StatusForbidden || it.Status < 200:
+				pending = append(pending, r)
+				s.retried.Add(1)
+				if it.Status == http.StatusUnauthorized || it.Status == http.StatusForbidden {
+					permanent = true
+				}
+				if failure == nil {
+					failure = fmt.Errorf("item status %d: %s", it.Status, errorText(it.Error))
+				}
+			default:
+				dead = s.appendDead(dead, b, r, it.Index, it.Status, it.Error)
+				deadN++
+			}
+		}
+		recs = recs[n:]
+	}
+
+	if deadN > 0 {
+		if err := s.writeDead(ctx, dead, deadN); err != nil {
+			s.keep(b, pending, dead, deadN)
+			return err
+		}
+	}
+	if len(pending) > 0 {
+		s.keep(b, pending, nil, 0)
+		err := fmt.Errorf("elasticsearch %s: %d of %d records not yet accepted: %w", s.name, len(pending), b.Records, failure)
+		if permanent || sink.IsPermanent(failure) {
+			return sink.Permanent(err)
+		}
+		return err
+	}
+	return nil
+}
+
+// keep saves what is left of b for the next Consume of the same batch.
+func (s *Sink) keep(b *pipeline.Batch, pending []rec, dead []byte, deadN int) {
+	st := &retry{b: b, pending: append([]rec(nil), pending...), dead: dead, deadN: deadN, sum: s.batchSum(b)}
+	for _, c := range b.Chunks {
+		st.chunks = append(st.chunks, c)
+		st.sizes = append(st.sizes, len(c.Data))
+	}
+	s.state = st
+}
+
+// sameBatch reports whether b is the batch st was kept for.
+func (s *Sink) sameBatch(st *retry, b *pipeline.Batch) bool {
+	if st.b != b || len(st.chunks) != len(b.Chunks) {
+		return false
+	}
+	for i, c := range b.Chunks {
+		if st.chunks[i] != c || st.sizes[i] != len(c.Data) {
+			return false
+		}
+	}
+	return st.sum == s.batchSum(b)
+}
+
+func (s *Sink) batchSum(b *pipeline.Batch) uint64 {
+	var h maphash.Hash
+	h.SetSeed(s.hashSeed)
+	for _, c := range b.Chunks {
+		h.Write(c.Data)
+	}
+	return h.Sum64()
+}
+
+// splitRecords appends the records of b.
+func splitRecords(dst []rec, b *pipeline.Batch) []rec {
+	for ci, c := range b.Chunks {
+		d := c.Data
+		for start := 0; start < len(d); {
+			end := bytes.IndexByte(d[start:], '\n')
+			next := 0
+			if end < 0 {
+				end = len(d)
+				next = end
+			} else {
+				end += start
+				next = end + 1
+			}
+			if end > start {
+				dst = append(dst, rec{chunk: int32(ci), start: int32(start), end: int32(end)})
+			}
+			start = next
+		}
+	}
+	return dst
+}
+
+func (r rec) data(b *pipeline.Batch) []byte { return b.Chunks[r.chunk].Data[r.start:r.end] }
+
+// itemResult is one item of a bulk response (the value under its op name).
+type itemResult struct {
+	Index  string          `json:"_index"`
+	Status int             `json:"status"`
+	Error  json.RawMessage `json:"error"`
+	op     string
+}
+
+// statusError is a whole-request HTTP failure.
+type statusError struct {
+	status int
+	msg    string
+}
+
+func (e *statusError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.status, e.msg) }
+
+// sendSome sends the first records of recs that fit one request of limit bytes (at
+// least one record) and returns how many it sent and, on success, their results in
+// order. The uncompressed body stays in s.body until the next call.
+func (s *Sink) sendSome(ctx context.Context, b *pipeline.Batch, recs []rec, limit int) (int, []itemResult, error) {
+	s.body.Reset()
+	n := 0
+	for _, r := range recs {
+		mark := s.body.Len()
+		s.appendItem(&s.body, b, r)
+		if n > 0 && s.body.Len() > limit {
+			s.body.Truncate(mark)
+			break
+		}
+		n++
+	}
+	payload := s.body.Bytes()
+	if s.gzip {
+		s.zbody.Reset()
+		s.zw.Reset(&s.zbody)
+		_, _ = s.zw.Write(payload)
+		_ = s.zw.Close()
+		payload = s.zbody.Bytes()
+	}
+	resp, err := s.post(ctx, payload)
+	if err != nil {
+		return n, nil, err
+	}
+	res, err := parseBulk(resp, n)
+	if err != nil {
+		return n, nil, err
+	}
+	return n, res, nil
+}
+
+// appendItem appends the action line and the document of r.
+func (s *Sink) appendItem(w *bytes.Buffer, b *pipeline.Batch, r rec) {
+	d := r.data(b)
+	var scratch [256]byte
+	idx := s.index.render(scratch[:0], d, s.now)
+	w.WriteString(`{"`)
+	w.WriteString(s.op)
+	w.WriteString(`":{"_index":`)
+	writeJSONString(w, idx)
+	if raw := lookup(d, s.idPath); len(raw) > 0 && len(raw) <= maxIDBytes {
+		switch {
+		case raw[0] == '"':
+			w.WriteString(`,"_id":`)
+			w.Write(raw)
+		case raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9':
+			w.WriteString(`,"_id":"`)
+			w.Write(raw)
+			w.WriteByte('"')
+		}
+	}
+	w.WriteString("}}\n")
+	w.Write(d)
+	w.WriteByte('\n')
+}
+
+func writeJSONString(w *bytes.Buffer, v []byte) {
+	w.WriteByte('"')
+	for _, c := range v {
+		switch {
+		case c == '"' || c == '\\':
+			w.WriteByte('\\')
+			w.WriteByte(c)
+		case c < 0x20:
+			fmt.Fprintf(w, `\u%04x`, c)
+		default:
+			w.WriteByte(c)
+		}
+	}
+	w.WriteByte('"')
+}
+
+// post sends one body, failing over to the next URL when a node cannot be reached or
+// answers 502, 503 or 504. It returns the body of a 2xx response.
+func (s *Sink) post(ctx context.Context, payload []byte) ([]byte, error) {
+	var err error
+	for try := 0; try < len(s.urls); try++ {
+		u := s.urls[s.next%len(s.urls)]
+		s.next++
+		var body []byte
+		var failover bool
+		body, failover, err = s.postOne(ctx, u, payload)
+		if err == nil {
+			return body, nil
+		}
+		if !failover || ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, err
+}
+
+func (s *Sink) postOne(ctx context.Context, u string, payload []byte) (body []byte, failover bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(payload))
+	if err != nil {
+		return nil, false, sink.Permanent(err)
+	}
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	req.Header.Set("Accept", "application/json")
+	if s.gzip {
+		req.Header.Set("Content-Encoding", "gzip")
+	}
+	if s.auth != "" {
+		req.Header.Set("Authorization", s.auth)
+	}
+	s.requests.Add(1)
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return nil, true, fmt.Errorf("bulk request to %s: %w", redact(u), err)
+	}
+	defer resp.Body.Close()
+	body, err = io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	if err != nil {
+		var ne net.Error
+		return nil, errors.As(err, &ne), fmt.Errorf("bulk response from %s: %w", redact(u), err)
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return body, false, nil
+	}
+	serr := &statusError{status: resp.StatusCode, msg: responseError(body)}
+	err = fmt.Errorf("bulk request to %s: %w", redact(u), serr)
+	switch code := resp.StatusCode; {
+	case code == http.StatusBadGateway || code == http.StatusServiceUnavailable || code == http.StatusGatewayTimeout:
+		return nil, true, err
+	case code == http.StatusTooManyRequests || code >= 500 || code == http.StatusRequestEntityTooLarge:
+		return nil, false, err
+	default: // 401, 403, 404 and other 4xx: retrying will not help
+		return nil, false, sink.Permanent(err)
+	}
+}
+
+// parseBulk reads a bulk response for n items: Elasticsearch 7/8 and OpenSearch 2
+// answer {"took":..,"errors":bool,"items":[{"<op>":{"_index":..,"status":..,"error":..}}]}.
+func parseBulk(body []byte, n int) ([]itemResult, error) {
+	var head struct {
+		Errors *bool           `json:"errors"`
+		Items  json.RawMessage `json:"items"`
+	}
+	if err := json.Unmarshal(body, &head); err != nil {
+		return nil, fmt.Errorf("bulk response: %w (%s)", err, snippet(body))
+	}
+	if head.Errors == nil || len(head.Items) == 0 || head.Items[0] != '[' {
+		return nil, fmt.Errorf("bulk response without errors and items: %s", snippet(body))
+	}
+	res := make([]itemResult, n)
+	if !*head.Errors {
+		// Every item succeeded: no need to decode them.
+		for i := range res {
+			res[i].Status = http.StatusOK
+		}
+		return res, nil
+	}
+	var items []map[string]itemResult
+	if err := json.Unmarshal(head.Items, &items); err != nil {
+		return nil, fmt.Errorf("bulk response items: %w", err)
+	}
+	if len(items) != n {
+		return nil, fmt.Errorf("bulk response has %d items for %d sent", len(items), n)
+	}
+	for i, m := range items {
+		for op, it := range m {
+			it.op = op
+			res[i] = it
+		}
+	}
+	return res, nil
+}
+
+// errorText renders an item's error: {"type":..,"reason":..} (ES 7/8, OpenSearch) or
+// a plain string (older versions).
+func errorText(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return "no error given"
+	}
+	var e struct {
+		Type     string `json:"type"`
+		Reason   string `json:"reason"`
+		CausedBy *struct {
+			Type   string `json:"type"`
+			Reason string `json:"reason"`
+		} `json:"caused_by"`
+	}
+	if json.Unmarshal(raw, &e) == nil && (e.Type != "" || e.Reason != "") {
+		t := e.Type + ": " + e.Reason
+		if e.CausedBy != nil && e.CausedBy.Reason != "" {
+			t += " (caused by " + e.CausedBy.Type + ": " + e.CausedBy.Reason + ")"
+		}
+		return t
+	}
+	var str string
+	if json.Unmarshal(raw, &str) == nil {
+		return str
+	}
+	return snippet(raw)
+}
+
+// responseError renders the error of a failed request: {"error":{...},"status":..}.
+func responseError(body []byte) string {
+	var e struct {
+		Error json.RawMessage `json:"error"`
+	}
+	if json.Unmarshal(body, &e) == nil && len(e.Error) > 0 {
+		return errorText(e.Error)
+	}
+	return snippet(body)
+}
+
+func snippet(b []byte) string {
+	const max = 300
+	if len(b) > max {
+		return string(b[:max]) + "..."
+	}
+	return string(b)
+}
+
+// redact drops the query from a URL for messages.
+func redact(u string) string {
+	if i := strings.IndexByte(u, '?'); i >= 0 {
+		return u[:i]
+	}
+	return u
+}
+
+// deadLine is one line of the dead-letter file.
+type deadLine struct {
+	Time   string          `json:"time"`
+	Sink   string          `json:"sink"`
+	Index  string          `json:"index"`
+	Op     string          `json:"op"`
+	Status int             `json:"status"`
+	Error  json.RawMessage `json:"error"`
+	// Record is the record as sent when it is valid JSON; RecordText holds it as a
+	// string otherwise.
+	Record     json.RawMessage `json:"record,omitempty"`
+	RecordText string          `json:"record_text,omitempty"`
+}
+
+// appendDead appends the dead-letter line of r (a copy of the record: the batch's
+// data is not kept).
+func (s *Sink) appendDead(dst []byte, b *pipeline.Batch, r rec, index string, status int, e json.RawMessage) []byte {
+	d := r.data(b)
+	if index == "" {
+		index = string(s.index.render(nil, d, s.now))
+	}
+	if len(e) == 0 || !json.Valid(e) {
+		e = json.RawMessage(strconv.Quote(string(e)))
+	}
+	l := deadLine{Time: s.now().UTC().Format(time.RFC3339Nano), Sink: s.name, Index: index, Op: s.op, Status: status, Error: e}
+	if json.Valid(d) {
+		l.Record = d
+	} else {
+		l.RecordText = string(d)
+	}
+	line, err := json.Marshal(l)
+	if err != nil { // cannot happen: every part is valid
+		line = fmt.Appendf(nil, `{"sink":%q,"status":%d,"record_text":%q}`, s.name, status, d)
+	}
+	s.log.Warn("record rejected by the cluster; written to the dead-letter file",
+		"index", index, "status", status, "error", errorText(e))
+	dst = append(dst, line...)
+	return append(dst, '\n')
+}
+
+func (s *Sink) writeDead(ctx context.Context, lines []byte, n int) error {
+	b := &pipeline.Batch{}
+	b.Add(&pipeline.Chunk{Data: lines, Records: n})
+	if err := s.dead.Consume(ctx, b); err != nil {
+		return fmt.Errorf("elasticsearch %s: writing %d records to the dead-letter file: %w", s.name, n, err)
+	}
+	s.deadLettered.Add(uint64(n))
+	return nil
+}

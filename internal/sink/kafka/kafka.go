@@ -1,0 +1,387 @@
+// Package kafka is the Kafka sink, built on franz-go (docs/sinks.md).
+//
+// Every record of a batch becomes one Kafka message: the value is the record's
+// JSON (without its newline), the topic comes from a template over record
+// fields, the key from one field (the pod UID by default). Production is
+// idempotent with acks=all; Consume returns nil only once the brokers have
+// acknowledged every record of the batch, and otherwise an error that makes the
+// Runner retry the whole batch (duplicates are possible, losses are not).
+package kafka
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/logferry/logferry/internal/config"
+	"github.com/logferry/logferry/internal/pipeline"
+	"github.com/logferry/logferry/internal/sink"
+)
+
+// recordOverhead bounds what a record batch of one record adds to its key and
+// value: the batch header (61 bytes) and the record's own varints and attributes.
+const recordOverhead = 128
+
+// maxKeyBytes caps a message key; longer keys are cut.
+const maxKeyBytes = 1024
+
+// Sink produces records to Kafka.
+type Sink struct {
+	name     string
+	cl       *kgo.Client
+	log      *slog.Logger
+	topic    template
+	static   string // the topic when the template has no field
+	fallback string
+	keyField string
+	maxBytes int // max_message_bytes
+
+	topicsMu sync.Mutex
+	topics   map[string]string // rendered topic names, to not allocate one per record
+
+	closeOnce sync.Once
+	closed    atomic.Bool
+	closeErr  error
+
+	truncated atomic.Int64
+	fallbacks atomic.Int64
+}
+
+// New builds a kafka sink named name from c. extra options are appended to the
+// client's (tests use them). Credentials and certificates are read here.
+func New(name string, c config.KafkaSink, log *slog.Logger, extra ...kgo.Opt) (*Sink, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	fields, ok := config.TopicFields(c.Topic)
+	if !ok || c.Topic == "" {
+		return nil, fmt.Errorf("kafka sink %s: bad topic template %q", name, c.Topic)
+	}
+	if len(c.Brokers) == 0 {
+		return nil, fmt.Errorf("kafka sink %s: no brokers", name)
+	}
+	maxBytes := int(c.MaxMessageBytes)
+	if maxBytes <= 0 {
+		maxBytes = int(config.MiB)
+	}
+	s := &Sink{
+		name:     name,
+		log:      log,
+		topic:    compileTemplate(c.Topic, fields),
+		fallback: c.TopicFallback,
+		keyField: c.KeyField,
+		maxBytes: maxBytes,
+		topics:   map[string]string{},
+	}
+	if s.topic.static() {
+		s.static = c.Topic
+	} else if c.TopicFallback == "" {
+		return nil, fmt.Errorf("kafka sink %s: topic %q refers to fields but topic_fallback is empty", name, c.Topic)
+	}
+	codec, err := compression(c.Compression)
+	if err != nil {
+		return nil, fmt.Errorf("kafka sink %s: %w", name, err)
+	}
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(c.Brokers...),
+		kgo.RequiredAcks(kgo.AllISRAcks()), // idempotent production is franz-go's default
+		kgo.ProducerBatchCompression(codec),
+		kgo.ProducerBatchMaxBytes(int32(maxBytes)),
+	}
+	if c.Linger > 0 {
+		opts = append(opts, kgo.ProducerLinger(c.Linger))
+	}
+	if c.DeliveryTimeout > 0 {
+		opts = append(opts, kgo.RecordDeliveryTimeout(c.DeliveryTimeout))
+	}
+	if c.ClientID != "" {
+		opts = append(opts, kgo.ClientID(c.ClientID))
+	}
+	if c.AutoCreateTopics != nil && *c.AutoCreateTopics {
+		opts = append(opts, kgo.AllowAutoTopicCreation())
+	}
+	if c.TLS.Enabled != nil && *c.TLS.Enabled {
+		tc, err := tlsConfig(c.TLS)
+		if err != nil {
+			return nil, fmt.Errorf("kafka sink %s: tls: %w", name, err)
+		}
+		opts = append(opts, kgo.DialTLSConfig(tc))
+	}
+	if c.SASL.Mechanism != "" {
+		m, err := saslMechanism(c.SASL)
+		if err != nil {
+			return nil, fmt.Errorf("kafka sink %s: sasl: %w", name, err)
+		}
+		opts = append(opts, kgo.SASL(m))
+	}
+	opts = append(opts, extra...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka sink %s: %w", name, err)
+	}
+	s.cl = cl
+	return s, nil
+}
+
+func compression(name string) (kgo.CompressionCodec, error) {
+	switch name {
+	case "", "zstd":
+		return kgo.ZstdCompression(), nil
+	case "lz4":
+		return kgo.Lz4Compression(), nil
+	case "snappy":
+		return kgo.SnappyCompression(), nil
+	case "gzip":
+		return kgo.GzipCompression(), nil
+	case "none":
+		return kgo.NoCompression(), nil
+	}
+	return kgo.NoCompression(), fmt.Errorf("unknown compression %q", name)
+}
+
+func tlsConfig(c config.KafkaTLS) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.ServerName}
+	if c.InsecureSkipVerify != nil && *c.InsecureSkipVerify {
+		tc.InsecureSkipVerify = true
+	}
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s: no PEM certificate", c.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if c.CertFile != "" || c.KeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+		if err != nil {
+			return nil, err
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+// secret returns v, or the content of file without trailing newlines. Errors name
+// the file, never the value.
+func secret(v, file string) (string, error) {
+	if file == "" {
+		return v, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
+}
+
+func saslMechanism(c config.KafkaSASL) (sasl.Mechanism, error) {
+	user, err := secret(c.Username, c.UsernameFile)
+	if err != nil {
+		return nil, err
+	}
+	pass, err := secret(c.Password, c.PasswordFile)
+	if err != nil {
+		return nil, err
+	}
+	switch c.Mechanism {
+	case "PLAIN":
+		return plain.Auth{User: user, Pass: pass}.AsMechanism(), nil
+	case "SCRAM-SHA-256":
+		return scram.Auth{User: user, Pass: pass}.AsSha256Mechanism(), nil
+	case "SCRAM-SHA-512":
+		return scram.Auth{User: user, Pass: pass}.AsSha512Mechanism(), nil
+	}
+	return nil, fmt.Errorf("unknown mechanism %q", c.Mechanism)
+}
+
+// Name implements sink.Sink.
+func (s *Sink) Name() string { return s.name }
+
+// Truncated returns how many records were too large and sent truncated.
+func (s *Sink) Truncated() int64 { return s.truncated.Load() }
+
+// Fallbacks returns how many records went to the fallback topic.
+func (s *Sink) Fallbacks() int64 { return s.fallbacks.Load() }
+
+// produceState follows the records of one Consume.
+type produceState struct {
+	pending atomic.Int64
+	failed  atomic.Int64
+	done    chan struct{}
+	mu      sync.Mutex
+	first   error
+	retry   bool // some failure is retriable
+}
+
+func (p *produceState) promise(_ *kgo.Record, err error) {
+	if err != nil {
+		p.failed.Add(1)
+		p.mu.Lock()
+		if p.first == nil || (!p.retry && !permanent(err)) {
+			p.first = err
+		}
+		if !permanent(err) {
+			p.retry = true
+		}
+		p.mu.Unlock()
+	}
+	if p.pending.Add(-1) == 0 {
+		close(p.done)
+	}
+}
+
+// Consume implements sink.Sink: it produces every record of b and returns nil once
+// all of them are acknowledged.
+func (s *Sink) Consume(ctx context.Context, b *pipeline.Batch) error {
+	if s.closed.Load() {
+		return sink.Permanent(sink.ErrClosed)
+	}
+	if len(b.Chunks) == 0 {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// Records reference a copy of the batch: the client may still hold them after
+	// Consume returns (on cancellation), and chunk Data is recycled after that.
+	arena := make([]byte, 0, b.Bytes)
+	for _, c := range b.Chunks {
+		arena = append(arena, c.Data...)
+	}
+	st := &produceState{done: make(chan struct{})}
+	st.pending.Store(1) // released once every record is handed to the client
+	var topicBuf []byte
+	for data := arena; len(data) > 0; {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		r := &kgo.Record{Topic: s.static, Value: line}
+		if r.Topic == "" {
+			var ok bool
+			topicBuf, ok = s.topic.render(topicBuf[:0], line)
+			if ok {
+				r.Topic = s.topicName(topicBuf)
+			} else {
+				r.Topic = s.fallback
+				s.fallbacks.Add(1)
+			}
+		}
+		if s.keyField != "" {
+			if k, ok := scalar(lookup(line, s.keyField)); ok {
+				if len(k) > maxKeyBytes {
+					k = k[:maxKeyBytes]
+				}
+				r.Key = k
+			}
+		}
+		if limit := max(s.maxBytes-recordOverhead-len(r.Key), 256); len(line) > limit {
+			r.Value = truncate(line, limit)
+			s.truncated.Add(1)
+		}
+		st.pending.Add(1)
+		s.cl.Produce(ctx, r, st.promise)
+	}
+	st.promise(nil, nil)
+	select {
+	case <-st.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if n := st.failed.Load(); n > 0 {
+		err := fmt.Errorf("kafka sink %s: %d of %d records not acknowledged: %w", s.name, n, b.Records, st.first)
+		if !st.retry {
+			return sink.Permanent(err)
+		}
+		return err
+	}
+	return nil
+}
+
+// topicName returns rendered as a string, from the cache when it was seen before.
+func (s *Sink) topicName(rendered []byte) string {
+	s.topicsMu.Lock()
+	defer s.topicsMu.Unlock()
+	if t, ok := s.topics[string(rendered)]; ok {
+		return t
+	}
+	if len(s.topics) >= 4096 {
+		clear(s.topics)
+	}
+	t := string(rendered)
+	s.topics[t] = t
+	return t
+}
+
+// permanent reports whether a produce error is one retrying cannot fix. Kafka's
+// error codes say it themselves (kerr.IsRetriable), with these exceptions:
+// UNKNOWN_TOPIC_OR_PARTITION is retriable (the topic may yet be created), as are the
+// client's own timeouts; a closed client, MESSAGE_TOO_LARGE (the broker's limit is
+// below max_message_bytes), authorization and invalid topic errors are not.
+// Errors without a Kafka code (network, TLS handshake) are treated as retriable.
+func permanent(err error) bool {
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
+		errors.Is(err, kgo.ErrRecordTimeout), errors.Is(err, kgo.ErrRecordRetries),
+		errors.Is(err, kerr.UnknownTopicOrPartition):
+		return false
+	case errors.Is(err, kgo.ErrClientClosed),
+		errors.Is(err, kerr.MessageTooLarge), errors.Is(err, kerr.RecordListTooLarge),
+		errors.Is(err, kerr.TopicAuthorizationFailed), errors.Is(err, kerr.ClusterAuthorizationFailed),
+		errors.Is(err, kerr.TransactionalIDAuthorizationFailed),
+		errors.Is(err, kerr.InvalidTopicException), errors.Is(err, kerr.SaslAuthenticationFailed),
+		errors.Is(err, kerr.UnsupportedSaslMechanism):
+		return true
+	}
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return !ke.Retriable
+	}
+	return false
+}
+
+// Close flushes what is buffered (bounded by ctx) and closes the client. It is
+// idempotent.
+func (s *Sink) Close(ctx context.Context) error {
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		if err := s.cl.Flush(ctx); err != nil {
+			s.closeErr = fmt.Errorf("kafka sink %s: flush: %w", s.name, err)
+		}
+		s.cl.Close()
+	})
+	return s.closeErr
+}
+
+// FromConfig builds the kafka sink of a sink configuration (for agent.BuildSink):
+// New, with a nil interface on error.
+func FromConfig(name string, c config.KafkaSink, log *slog.Logger) (sink.Sink, error) {
+	s, err := New(name, c, log)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
