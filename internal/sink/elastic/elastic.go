@@ -55,6 +55,7 @@ import (
 	"time"
 
 	"github.com/logferry/logferry/internal/pipeline"
+	"github.com/logferry/logferry/internal/record"
 	"github.com/logferry/logferry/internal/sink"
 )
 
@@ -152,7 +153,7 @@ type Sink struct {
 	urls     []string // bulk endpoints, with the query
 	index    *indexTemplate
 	op       string
-	idPath   []string
+	idPath   string
 	gzip     bool
 	auth     string
 	timeout  time.Duration
@@ -209,7 +210,7 @@ func New(name string, o Options) (*Sink, error) {
 		name:     name,
 		index:    it,
 		op:       "index",
-		idPath:   splitPath("event.id"),
+		idPath:   "event.id",
 		gzip:     !o.NoGzip,
 		auth:     o.Authorization,
 		timeout:  o.Timeout,
@@ -223,7 +224,7 @@ func New(name string, o Options) (*Sink, error) {
 		s.op = "create"
 	}
 	if o.IDField != "" {
-		s.idPath = splitPath(o.IDField)
+		s.idPath = o.IDField
 	}
 	if s.timeout <= 0 {
 		s.timeout = DefaultTimeout
@@ -509,7 +510,7 @@ func (s *Sink) appendItem(w *bytes.Buffer, b *pipeline.Batch, r rec) {
 	w.WriteString(s.op)
 	w.WriteString(`":{"_index":`)
 	writeJSONString(w, idx)
-	if raw := lookup(d, s.idPath); len(raw) > 0 && len(raw) <= maxIDBytes {
+	if raw := record.Lookup(d, s.idPath); len(raw) > 0 && len(raw) <= maxIDBytes {
 		switch {
 		case raw[0] == '"':
 			w.WriteString(`,"_id":`)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/logferry/logferry/internal/pipeline"
+	"github.com/logferry/logferry/internal/record"
 	"github.com/logferry/logferry/internal/sink"
 )
 
@@ -149,7 +150,7 @@ func TestItemOutcomes(t *testing.T) {
 					}
 					var dead []string
 					for _, d := range e.deadLines(t) {
-						id, _ := stringValue(lookup(d.Record, []string{"event", "id"}))
+						id, _ := record.Scalar(record.Lookup(d.Record, "event.id"))
 						dead = append(dead, string(id))
 					}
 					if !slices.Equal(dead, at.deadIDs) {

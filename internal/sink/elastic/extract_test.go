@@ -5,48 +5,6 @@ import (
 	"time"
 )
 
-func TestLookup(t *testing.T) {
-	rec := `{"@timestamp":"2026-11-22T15:19:10Z", "message":"a \"quoted\" {not: an object} \\",` +
-		`"arr":[{"event":{"id":"no"}},"]"],"n":-12.5e3,"t":true,"z":null,` +
-		`"kubernetes":{"namespace":"default","pod":{"name":"web-1","labels":{"app.kubernetes.io/name":"web"}}},` +
-		`"dotted.key":"dk","esc":"a\u00e9\n","event":{"id":"ffca41a9d5cbe1cc-0"}}`
-	for _, tc := range []struct {
-		path string
-		raw  string // "" missing
-		text string
-		ok   bool
-	}{
-		{"event.id", `"ffca41a9d5cbe1cc-0"`, "ffca41a9d5cbe1cc-0", true},
-		{"kubernetes.namespace", `"default"`, "default", true},
-		{"kubernetes.pod.name", `"web-1"`, "web-1", true},
-		{"kubernetes.pod.labels.app.kubernetes.io/name", `"web"`, "web", true},
-		{"dotted.key", `"dk"`, "dk", true},
-		{"n", `-12.5e3`, "-12.5e3", true},
-		{"t", `true`, "true", true},
-		{"z", `null`, "", false},
-		{"kubernetes.pod", `{"name":"web-1","labels":{"app.kubernetes.io/name":"web"}}`, "", false},
-		{"esc", `"a\u00e9\n"`, "a\u00e9\n", true},
-		{"message", `"a \"quoted\" {not: an object} \\"`, `a "quoted" {not: an object} \`, true},
-		{"missing", "", "", false},
-		{"kubernetes.missing", "", "", false},
-		{"event.id.deeper", "", "", false},
-	} {
-		raw := lookup([]byte(rec), splitPath(tc.path))
-		if string(raw) != tc.raw {
-			t.Errorf("%s: raw %q, want %q", tc.path, raw, tc.raw)
-		}
-		text, ok := stringValue(raw)
-		if ok != tc.ok || string(text) != tc.text {
-			t.Errorf("%s: text %q %v, want %q %v", tc.path, text, ok, tc.text, tc.ok)
-		}
-	}
-	for _, bad := range []string{``, `[]`, `{"a":`, `{"a" 1}`, `{"a":"x`, `not json`} {
-		if got := lookup([]byte(bad), []string{"a", "b"}); got != nil {
-			t.Errorf("%q: got %q", bad, got)
-		}
-	}
-}
-
 func TestIndexTemplate(t *testing.T) {
 	now := func() time.Time { return time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC) }
 	rec := func(ts, ns string) string {

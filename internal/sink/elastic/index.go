@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/logferry/logferry/internal/config"
+	"github.com/logferry/logferry/internal/record"
 )
 
 // indexTemplate renders an index (or data stream) name from a record:
@@ -17,9 +18,9 @@ type indexTemplate struct {
 }
 
 type segment struct {
-	lit  string   // literal text (kind 0)
-	path []string // record field (kind 'f')
-	kind byte     // 0, 'f', or a date directive letter
+	lit  string // literal text (kind 0)
+	path string // record field (kind 'f')
+	kind byte   // 0, 'f', or a date directive letter
 }
 
 // missingField replaces a field the record lacks (or whose value is null, an object
@@ -27,7 +28,7 @@ type segment struct {
 const missingField = "unknown"
 
 // timestampField is where the record's time is taken from.
-var timestampField = []string{"@timestamp"}
+const timestampField = "@timestamp"
 
 func parseIndexTemplate(t string) (*indexTemplate, error) {
 	if t == "" {
@@ -49,7 +50,7 @@ func parseIndexTemplate(t string) (*indexTemplate, error) {
 		case '{':
 			j := strings.IndexByte(t[i:], '}')
 			flush()
-			it.segs = append(it.segs, segment{kind: 'f', path: splitPath(t[i+1 : i+j])})
+			it.segs = append(it.segs, segment{kind: 'f', path: t[i+1 : i+j]})
 			i += j
 		case '%':
 			if t[i+1] == '%' {
@@ -80,7 +81,7 @@ func (it *indexTemplate) render(dst, rec []byte, now func() time.Time) []byte {
 		case 0:
 			dst = append(dst, s.lit...)
 		case 'f':
-			v, ok := stringValue(lookup(rec, s.path))
+			v, ok := record.Scalar(record.Lookup(rec, s.path))
 			if !ok || len(v) == 0 {
 				dst = append(dst, missingField...)
 			} else {
@@ -135,7 +136,7 @@ type dateParts struct{ year, month, day, hour int }
 
 // recordDate is the UTC date of the record's @timestamp, or of now() when it has none.
 func recordDate(rec []byte, now func() time.Time) dateParts {
-	ts, ok := stringValue(lookup(rec, timestampField))
+	ts, ok := record.Scalar(record.Lookup(rec, timestampField))
 	if ok {
 		if d, ok := fastUTCDate(ts); ok {
 			return d

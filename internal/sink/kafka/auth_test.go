@@ -35,7 +35,7 @@ func TestRunnerRetries(t *testing.T) {
 	in := make(chan *pipeline.Chunk, 64)
 	var lines []string
 	for i := range 40 {
-		l := record("default", i%4, i, "runner")
+		l := sampleRecord("default", i%4, i, "runner")
 		lines = append(lines, l)
 		in <- &pipeline.Chunk{Data: []byte(l + "\n"), Records: 1}
 	}
@@ -90,7 +90,7 @@ func TestSASL(t *testing.T) {
 				k.Topic, k.TopicFallback = "logs", ""
 				k.SASL = config.KafkaSASL{Mechanism: mech, Username: "agent", PasswordFile: writeFile(t, "pw", "s3cret\n")}
 			})
-			if err := s.Consume(context.Background(), batchOf([]string{record("default", 1, 1, "sasl")}, 1)); err != nil {
+			if err := s.Consume(context.Background(), batchOf([]string{sampleRecord("default", 1, 1, "sasl")}, 1)); err != nil {
 				t.Fatal(err)
 			}
 			bad := newSink(t, c, func(k *config.KafkaSink) {
@@ -100,7 +100,7 @@ func TestSASL(t *testing.T) {
 			})
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			err = bad.Consume(ctx, batchOf([]string{record("default", 1, 2, "sasl")}, 1))
+			err = bad.Consume(ctx, batchOf([]string{sampleRecord("default", 1, 2, "sasl")}, 1))
 			if err == nil {
 				t.Fatal("a wrong password was accepted")
 			}
@@ -146,7 +146,7 @@ func TestTLS(t *testing.T) {
 		k.Topic, k.TopicFallback = "logs", ""
 		k.TLS = config.KafkaTLS{Enabled: &on, CAFile: writeFile(t, "ca.pem", string(caPEM))}
 	})
-	if err := s.Consume(context.Background(), batchOf([]string{record("default", 1, 1, "tls")}, 1)); err != nil {
+	if err := s.Consume(context.Background(), batchOf([]string{sampleRecord("default", 1, 1, "tls")}, 1)); err != nil {
 		t.Fatal(err)
 	}
 	// Without the CA the broker's certificate is refused.
@@ -157,7 +157,7 @@ func TestTLS(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := bad.Consume(ctx, batchOf([]string{record("default", 1, 2, "tls")}, 1)); err == nil {
+	if err := bad.Consume(ctx, batchOf([]string{sampleRecord("default", 1, 2, "tls")}, 1)); err == nil {
 		t.Fatal("an unknown CA was accepted")
 	}
 }

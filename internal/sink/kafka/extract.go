@@ -1,146 +1,10 @@
 package kafka
 
 import (
-	"bytes"
-	"encoding/json"
 	"strings"
+
+	"github.com/logferry/logferry/internal/record"
 )
-
-// lookup returns the raw JSON text of the value at the dotted path in the JSON object
-// rec (a string value with its quotes), or nil when there is none. It scans the
-// record without decoding it: values not on the path are skipped, not parsed. A key
-// may itself contain dots (label keys such as app.kubernetes.io/name): at each level
-// every key that equals the rest of the path, or is followed in it by a dot, is
-// tried. Keys are compared as written (a key with escapes never matches).
-func lookup(rec []byte, path string) []byte {
-	i := skipWS(rec, 0)
-	if i >= len(rec) || rec[i] != '{' {
-		return nil
-	}
-	i++
-	for {
-		i = skipWS(rec, i)
-		if i >= len(rec) || rec[i] != '"' {
-			return nil // '}' (end of object) or malformed
-		}
-		kend := skipString(rec, i)
-		if kend < 0 {
-			return nil
-		}
-		key := rec[i+1 : kend-1]
-		i = skipWS(rec, kend)
-		if i >= len(rec) || rec[i] != ':' {
-			return nil
-		}
-		i = skipWS(rec, i+1)
-		vend := skipValue(rec, i)
-		if vend < 0 {
-			return nil
-		}
-		if len(key) <= len(path) && string(key) == path[:len(key)] {
-			switch {
-			case len(key) == len(path):
-				return rec[i:vend]
-			case path[len(key)] == '.' && rec[i] == '{':
-				if v := lookup(rec[i:vend], path[len(key)+1:]); v != nil {
-					return v
-				}
-			}
-		}
-		i = skipWS(rec, vend)
-		if i >= len(rec) || rec[i] != ',' {
-			return nil
-		}
-		i++
-	}
-}
-
-// scalar returns the text of a raw JSON scalar from lookup: a string's content
-// (unescaped), or a number's or boolean's text. Null, objects, arrays and nil give
-// false.
-func scalar(raw []byte) ([]byte, bool) {
-	if len(raw) == 0 {
-		return nil, false
-	}
-	switch raw[0] {
-	case '"':
-		s := raw[1 : len(raw)-1]
-		if bytes.IndexByte(s, '\\') < 0 {
-			return s, true
-		}
-		var u string
-		if json.Unmarshal(raw, &u) != nil {
-			return nil, false
-		}
-		return []byte(u), true
-	case '{', '[', 'n':
-		return nil, false
-	}
-	return raw, true
-}
-
-func skipWS(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// skipString returns the index after the string starting at b[i] ('"'), or -1.
-func skipString(b []byte, i int) int {
-	for i++; i < len(b); {
-		j := bytes.IndexAny(b[i:], "\"\\")
-		if j < 0 {
-			return -1
-		}
-		i += j
-		if b[i] == '"' {
-			return i + 1
-		}
-		i += 2 // a backslash and the character it escapes
-	}
-	return -1
-}
-
-// skipValue returns the index after the value starting at b[i], or -1.
-func skipValue(b []byte, i int) int {
-	if i >= len(b) {
-		return -1
-	}
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for i < len(b) {
-			switch b[i] {
-			case '"':
-				i = skipString(b, i)
-				if i < 0 {
-					return -1
-				}
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
-				}
-			}
-			i++
-		}
-		return -1
-	}
-	j := i
-	for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\n' && b[j] != '\t' && b[j] != '\r' {
-		j++
-	}
-	if j == i {
-		return -1
-	}
-	return j
-}
 
 // template is a compiled topic template: literal text and {field} references.
 type template struct {
@@ -187,7 +51,7 @@ func (t template) render(buf, rec []byte) ([]byte, bool) {
 			buf = append(buf, p.lit...)
 			continue
 		}
-		v, ok := scalar(lookup(rec, p.field))
+		v, ok := record.Scalar(record.Lookup(rec, p.field))
 		if !ok || len(v) == 0 {
 			return buf, false
 		}

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/logferry/logferry/internal/config"
+	"github.com/logferry/logferry/internal/record"
 )
 
 const sample = `{"@timestamp":"2026-11-22T15:18:57.557Z","message":"hello \"x\" {}","stream":"stdout","log":{"file":{"path":"/var/log/pods/a/0.log"},"offset":12},"kubernetes":{"namespace":"default","labels":{"app.kubernetes.io/name":"web"},"pod":{"name":"web-1","uid":"a0ae-66"},"container":{"name":"app","restart_count":0}},"event":{"id":"ade4-0"},"n":null,"arr":[{"a":"}"},2]}`
@@ -32,18 +33,18 @@ func TestLookup(t *testing.T) {
 		{"kube", "", "-"},
 		{"", "", "-"},
 	} {
-		raw := lookup([]byte(sample), tc.path)
+		raw := record.Lookup([]byte(sample), tc.path)
 		if string(raw) != tc.raw {
-			t.Errorf("lookup(%q) = %q, want %q", tc.path, raw, tc.raw)
+			t.Errorf("record.Lookup(%q) = %q, want %q", tc.path, raw, tc.raw)
 		}
-		v, ok := scalar(raw)
+		v, ok := record.Scalar(raw)
 		if got := map[bool]string{true: string(v), false: "-"}[ok]; got != tc.text {
-			t.Errorf("scalar(lookup(%q)) = %q, want %q", tc.path, got, tc.text)
+			t.Errorf("record.Scalar(record.Lookup(%q)) = %q, want %q", tc.path, got, tc.text)
 		}
 	}
 	for _, bad := range []string{``, `[]`, `{"a":`, `{"a":"x`, `{"a" 1}`, `{"a":1 "b":2}`, `nope`} {
-		if v := lookup([]byte(bad), "a.b"); v != nil {
-			t.Errorf("lookup(%q) = %q, want nil", bad, v)
+		if v := record.Lookup([]byte(bad), "a.b"); v != nil {
+			t.Errorf("record.Lookup(%q) = %q, want nil", bad, v)
 		}
 	}
 }
@@ -134,7 +135,7 @@ func BenchmarkLookup(b *testing.B) {
 	rec := []byte(sample)
 	b.SetBytes(int64(len(rec)))
 	for b.Loop() {
-		if lookup(rec, "kubernetes.pod.uid") == nil {
+		if record.Lookup(rec, "kubernetes.pod.uid") == nil {
 			b.Fatal("missing")
 		}
 	}

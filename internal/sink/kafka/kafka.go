@@ -29,6 +29,7 @@ import (
 
 	"github.com/logferry/logferry/internal/config"
 	"github.com/logferry/logferry/internal/pipeline"
+	"github.com/logferry/logferry/internal/record"
 	"github.com/logferry/logferry/internal/sink"
 )
 
@@ -291,7 +292,7 @@ func (s *Sink) Consume(ctx context.Context, b *pipeline.Batch) error {
 			}
 		}
 		if s.keyField != "" {
-			if k, ok := scalar(lookup(line, s.keyField)); ok {
+			if k, ok := record.Scalar(record.Lookup(line, s.keyField)); ok {
 				if len(k) > maxKeyBytes {
 					k = k[:maxKeyBytes]
 				}

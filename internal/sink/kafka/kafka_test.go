@@ -58,8 +58,8 @@ func newSink(t *testing.T, c *kfake.Cluster, edit func(*config.KafkaSink), extra
 	return s
 }
 
-// record returns one ECS-shaped record line (without newline).
-func record(ns string, pod, i int, msg string) string {
+// sampleRecord returns one ECS-shaped record line (without newline).
+func sampleRecord(ns string, pod, i int, msg string) string {
 	k := fmt.Sprintf(`"kubernetes":{"namespace":%q,"pod":{"name":"p%d","uid":"uid-%d"}},`, ns, pod, pod)
 	if ns == "" {
 		k = ""
@@ -119,7 +119,7 @@ func TestProduceAndConsumeBack(t *testing.T) {
 			want := map[string]got{}
 			for i := range 60 {
 				ns := []string{"default", "kube-system", ""}[i%3]
-				l := record(ns, i%5, i, fmt.Sprintf("%s line %d", comp, i))
+				l := sampleRecord(ns, i%5, i, fmt.Sprintf("%s line %d", comp, i))
 				topic, key := "logs."+ns, fmt.Sprintf("uid-%d", i%5)
 				if ns == "" {
 					topic, key = "logs-other", ""
@@ -127,7 +127,7 @@ func TestProduceAndConsumeBack(t *testing.T) {
 				lines = append(lines, l)
 				want[l] = got{topic, key, l}
 			}
-			big := record("default", 9, 99, comp+" "+strings.Repeat("x", 20000))
+			big := sampleRecord("default", 9, 99, comp+" "+strings.Repeat("x", 20000))
 			lines = append(lines, big)
 			if err := s.Consume(context.Background(), batchOf(lines, 7)); err != nil {
 				t.Fatal(err)
@@ -166,7 +166,7 @@ func TestProduceAndConsumeBack(t *testing.T) {
 func TestKeyFieldNone(t *testing.T) {
 	c := newCluster(t, "plain")
 	s := newSink(t, c, func(k *config.KafkaSink) { k.Topic, k.TopicFallback, k.KeyField = "plain", "", "" })
-	if err := s.Consume(context.Background(), batchOf([]string{record("a", 1, 1, "m")}, 1)); err != nil {
+	if err := s.Consume(context.Background(), batchOf([]string{sampleRecord("a", 1, 1, "m")}, 1)); err != nil {
 		t.Fatal(err)
 	}
 	if g := consumeAll(t, c, 1, "plain"); g[0].key != "" || g[0].topic != "plain" {
@@ -211,7 +211,7 @@ func TestRetriableThenSuccess(t *testing.T) {
 	failed := failProduce(c, 4, kerr.NotEnoughReplicas.Code)
 	var lines []string
 	for i := range 50 {
-		lines = append(lines, record("default", i%3, i, fmt.Sprint("retry ", i)))
+		lines = append(lines, sampleRecord("default", i%3, i, fmt.Sprint("retry ", i)))
 	}
 	var errs []error
 	for attempt := 0; ; attempt++ {
@@ -255,7 +255,7 @@ func TestPermanentError(t *testing.T) {
 			c := newCluster(t, "logs.default")
 			s := newSink(t, c, nil)
 			failProduce(c, -1, code)
-			err := s.Consume(context.Background(), batchOf([]string{record("default", 1, 1, "m")}, 1))
+			err := s.Consume(context.Background(), batchOf([]string{sampleRecord("default", 1, 1, "m")}, 1))
 			if err == nil || !sink.IsPermanent(err) || !errors.Is(err, kerr.ErrorForCode(code)) {
 				t.Fatalf("got %v, want a permanent %v", err, kerr.ErrorForCode(code))
 			}
@@ -304,7 +304,7 @@ func TestCancelAndClose(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	err := s.Consume(ctx, batchOf([]string{record("default", 1, 1, "m")}, 1))
+	err := s.Consume(ctx, batchOf([]string{sampleRecord("default", 1, 1, "m")}, 1))
 	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 3*time.Second {
 		t.Fatalf("got %v after %v", err, time.Since(start))
 	}
@@ -330,7 +330,7 @@ func TestKcat(t *testing.T) {
 	s := newSink(t, c, nil)
 	var lines []string
 	for i := range 200 {
-		lines = append(lines, record("default", i%7, i, fmt.Sprintf("kcat %d ünïcode \"q\"", i)))
+		lines = append(lines, sampleRecord("default", i%7, i, fmt.Sprintf("kcat %d ünïcode \"q\"", i)))
 	}
 	if err := s.Consume(context.Background(), batchOf(lines, 16)); err != nil {
 		t.Fatal(err)
@@ -399,7 +399,7 @@ func BenchmarkConsume(b *testing.B) {
 	var lines []string
 	size := 0
 	for i := 0; size < 4<<20; i++ {
-		l := record([]string{"default", "kube-system"}[i%2], i%50, i, fmt.Sprintf("GET /api/v1/items/%d 200 %dms user-agent=curl/8 %s", i, i%97, strings.Repeat("x", i%200)))
+		l := sampleRecord([]string{"default", "kube-system"}[i%2], i%50, i, fmt.Sprintf("GET /api/v1/items/%d 200 %dms user-agent=curl/8 %s", i, i%97, strings.Repeat("x", i%200)))
 		lines = append(lines, l)
 		size += len(l) + 1
 	}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/logferry/logferry/internal/record"
 )
 
 // truncate returns a record of at most limit bytes standing for rec, which is
@@ -27,20 +29,20 @@ func truncate(rec []byte, limit int) []byte {
 		out = append(out, '"', ':')
 		out = append(out, raw...)
 	}
-	appendField("@timestamp", lookup(rec, "@timestamp"))
-	appendField("stream", lookup(rec, "stream"))
-	appendField("kubernetes", lookup(rec, "kubernetes"))
-	appendField("event", lookup(rec, "event"))
+	appendField("@timestamp", record.Lookup(rec, "@timestamp"))
+	appendField("stream", record.Lookup(rec, "stream"))
+	appendField("kubernetes", record.Lookup(rec, "kubernetes"))
+	appendField("event", record.Lookup(rec, "event"))
 	if len(out) > 1 {
 		out = append(out, ',')
 	}
 	out = append(out, `"log":{`...)
 	n := len(out)
-	if f := lookup(rec, "log.file"); f != nil && len(out)+len(f)+8 <= limit/2 {
+	if f := record.Lookup(rec, "log.file"); f != nil && len(out)+len(f)+8 <= limit/2 {
 		out = append(out, `"file":`...)
 		out = append(out, f...)
 	}
-	if o := lookup(rec, "log.offset"); o != nil && len(o) < 32 {
+	if o := record.Lookup(rec, "log.offset"); o != nil && len(o) < 32 {
 		if len(out) > n {
 			out = append(out, ',')
 		}
@@ -54,8 +56,8 @@ func truncate(rec []byte, limit int) []byte {
 	out = strconv.AppendInt(out, int64(len(rec)), 10)
 	out = append(out, `},"message":`...)
 
-	msg, ok := scalar(lookup(rec, "message"))
-	if raw := lookup(rec, "message"); !ok || raw[0] != '"' {
+	msg, ok := record.Scalar(record.Lookup(rec, "message"))
+	if raw := record.Lookup(rec, "message"); !ok || raw[0] != '"' {
 		msg = rec
 	}
 	room := limit - len(out) - 1 // the closing brace
