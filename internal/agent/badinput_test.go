@@ -25,6 +25,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/logferry/logferry/internal/testenv"
+
 	"github.com/logferry/logferry/internal/checkpoint"
 	"github.com/logferry/logferry/internal/config"
 )
@@ -648,13 +650,7 @@ func worldTempDir(t *testing.T) string {
 func TestUnreadableFileIsReportedAndSkipped(t *testing.T) {
 	var prefix []string
 	if os.Geteuid() == 0 {
-		sp, err := exec.LookPath("setpriv")
-		if err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatal("setpriv (util-linux) is needed to run the agent unprivileged, and CI=true")
-			}
-			t.Skip("running as root and setpriv (util-linux) is not installed: cannot make a file unreadable to the agent")
-		}
+		sp := testenv.NeedTool(t, "setpriv", "running as root, the agent must run unprivileged to find a file unreadable: apt-get install util-linux")
 		prefix = []string{sp, "--reuid=65534", "--regid=65534", "--clear-groups"}
 	}
 	bin := buildBinary(t)

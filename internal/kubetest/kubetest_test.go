@@ -3,11 +3,12 @@ package kubetest_test
 import (
 	"bytes"
 	"context"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/logferry/logferry/internal/testenv"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -105,13 +106,7 @@ func TestCluster(t *testing.T) {
 	}
 
 	t.Run("kubectl", func(t *testing.T) {
-		kubectl, err := exec.LookPath("kubectl")
-		if err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatal("kubectl is not on PATH and CI=true")
-			}
-			t.Skip("kubectl is not on PATH (it is preinstalled in the go image: /usr/bin/kubectl)")
-		}
+		kubectl := testenv.NeedTool(t, "kubectl", "it is preinstalled in the go image at /usr/bin/kubectl")
 		cacheDir := t.TempDir()
 		run := func(kubeconfig string, args ...string) (string, error) {
 			cmd := exec.CommandContext(ctx, kubectl, append([]string{"--kubeconfig", kubeconfig, "--cache-dir", cacheDir}, args...)...)
