@@ -154,6 +154,8 @@ func TestKubernetesMetadata(t *testing.T) {
 
 	// Recreated with the same name (StatefulSet style): a new UID with its own metadata.
 	web2 := newPod("web", "node-a", "v3")
+	// A kubelet starts containers well after the pod is bound; give the watch that moment.
+	time.Sleep(500 * time.Millisecond)
 	logLine(web2, "web-4")
 	check(waitRecord("web-4"), string(web2.UID), "v3")
 

@@ -477,11 +477,12 @@ func (w *worker) finish(ctx context.Context, g *group, f *file) error {
 			f.readOff += int64(n)
 			data = data[n:]
 		}
+		// Partial lines are carried into the next file whichever file they started in:
+		// with both streams mid-line, the oldest pending fragment can be in an earlier
+		// file (already carried) while the other stream's began in this one.
 		carry := false
-		if p, ok := g.dec.Pending(); ok {
-			if s, _ := splitOffset(p); s == f.serial {
-				carry = g.hasNext(f)
-			}
+		if _, ok := g.dec.Pending(); ok {
+			carry = g.hasNext(f)
 		}
 		if !carry {
 			if _, ok := g.dec.Pending(); ok {
