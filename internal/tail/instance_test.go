@@ -73,7 +73,10 @@ func (d dockerInstance) group(root string, metadata bool) discover.Group {
 }
 
 type sentRecord struct {
-	Message    string `json:"message"`
+	Message string `json:"message"`
+	Log     struct {
+		Flags []string `json:"flags"`
+	} `json:"log"`
 	Kubernetes struct {
 		Namespace string `json:"namespace"`
 		Pod       struct {

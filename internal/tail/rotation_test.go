@@ -97,3 +97,60 @@ func messagesOf(rs []sentRecord) []string {
 	}
 	return out
 }
+
+// TestPartialLinesCarriedAcrossTwoRotations: both streams are mid-line when a file
+// ends, and the oldest pending fragment began in an earlier file (already carried
+// once). Both partial lines must be carried into the next file again and completed
+// there: none may be shipped early, flagged partial or out of order.
+func TestPartialLinesCarriedAcrossTwoRotations(t *testing.T) {
+	root := t.TempDir()
+	d := dockerInstance{id: "0d0d0d0d", restart: 0}
+	if err := os.MkdirAll(d.dir(root), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d.writeConfig(t, root)
+	live := d.log(root)
+	entry := func(stream, log string) string {
+		return `{"log":"` + log + `","stream":"` + stream + `","time":"2024-05-01T10:00:00Z"}` + "\n"
+	}
+	write := func(path string, entries ...string) {
+		t.Helper()
+		var s string
+		for _, e := range entries {
+			s += e
+		}
+		if err := os.WriteFile(path, []byte(s), 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Oldest file: stdout's long line begins.
+	write(live+".2", entry("stdout", `first\n`), entry("stdout", "out-a "))
+	// Middle file: stderr's line begins, stdout's continues; neither ends.
+	write(live+".1", entry("stderr", "err-a "), entry("stdout", "out-b "))
+	// Live file: both end.
+	write(live, entry("stdout", `out-c\n`), entry("stderr", `err-b\n`), entry("stdout", `last\n`))
+
+	c := &collector{}
+	m := newTestManager(t, 1, 64<<10, c.send)
+	dg := d.group(root, true)
+	m.Changed(dg)
+	m.Sync([]discover.Group{dg})
+	got := runUntil(t, m, c, 4)
+	want := []string{"first", "out-a out-b out-c", "err-a err-b", "last"}
+	if len(got) != len(want) {
+		t.Fatalf("got %d records %q, want %q", len(got), messagesAll(got), want)
+	}
+	for i, r := range got {
+		if r.Message != want[i] || len(r.Log.Flags) != 0 {
+			t.Fatalf("record %d = %q flags %v, want %q unflagged (all: %q)", i, r.Message, r.Log.Flags, want[i], messagesAll(got))
+		}
+	}
+}
+
+func messagesAll(rs []sentRecord) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.Message
+	}
+	return out
+}
