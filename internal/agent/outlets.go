@@ -70,9 +70,11 @@ func (a *Agent) newOutlet(c config.Sink, cur []*outlet) (*outlet, error) {
 
 func (a *Agent) runnerOptions(c config.Sink) sink.RunnerOptions {
 	o := sink.RunnerOptions{
-		MaxBytes: int(c.Batch.MaxBytes),
-		MaxWait:  c.Batch.MaxWait,
-		Logger:   a.log.With("sink", c.Name),
+		MaxBytes:         int(c.Batch.MaxBytes),
+		MaxWait:          c.Batch.MaxWait,
+		Backoff:          sink.Backoff{Initial: c.Retry.InitialBackoff, Max: c.Retry.MaxBackoff},
+		MaxRetryDuration: c.Retry.MaxDuration,
+		Logger:           a.log.With("sink", c.Name),
 	}
 	if a.metrics != nil {
 		o.Observe = a.metrics.SinkObserver(c.Name, c.Type)

@@ -234,6 +234,8 @@ type Sink struct {
 	Fsync *bool
 	// Batch (batch) controls how records are grouped before sending.
 	Batch Batch
+	// Retry (retry) controls how failed batches are retried.
+	Retry Retry
 	// Kafka (kafka) configures a sink of type kafka.
 	Kafka KafkaSink
 	// Elasticsearch (elasticsearch) configures a sink of type elasticsearch.
@@ -252,6 +254,7 @@ func (s *Sink) fields() []field {
 		{"max_files", integer(&s.MaxFiles)},
 		{"fsync", boolean(&s.Fsync)},
 		{"batch", object(s.Batch.fields())},
+		{"retry", object(s.Retry.fields())},
 		{"kafka", object(s.Kafka.fields())},
 		{"elasticsearch", object(s.Elasticsearch.fields())},
 	}
@@ -271,6 +274,29 @@ func (b *Batch) fields() []field {
 	return []field{
 		{"max_bytes", size(&b.MaxBytes)},
 		{"max_wait", duration(&b.MaxWait)},
+	}
+}
+
+// Retry controls the retries of a batch the sink failed to accept: exponential
+// backoff with full jitter, from InitialBackoff doubling up to MaxBackoff.
+type Retry struct {
+	// InitialBackoff (initial_backoff) is the longest wait before the first
+	// retry. Default 100ms; more than 0.
+	InitialBackoff time.Duration
+	// MaxBackoff (max_backoff) caps the wait between retries. Default 30s; at
+	// least initial_backoff.
+	MaxBackoff time.Duration
+	// MaxDuration (max_duration) gives a batch up once it has kept failing this
+	// long: its records are dropped and counted (logferry_sink_dropped_records_total).
+	// Default 0: never give up (the log files are the buffer). At least 0.
+	MaxDuration time.Duration
+}
+
+func (r *Retry) fields() []field {
+	return []field{
+		{"initial_backoff", duration(&r.InitialBackoff)},
+		{"max_backoff", duration(&r.MaxBackoff)},
+		{"max_duration", duration(&r.MaxDuration)},
 	}
 }
 
@@ -424,6 +450,7 @@ func defaultSink() Sink {
 		MaxSize:  100 * MiB,
 		MaxFiles: 5,
 		Batch:    Batch{MaxBytes: 4 * MiB, MaxWait: 200 * time.Millisecond},
+		Retry:    Retry{InitialBackoff: 100 * time.Millisecond, MaxBackoff: 30 * time.Second},
 		Kafka:    DefaultKafkaSink(),
 	}
 }

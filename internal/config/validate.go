@@ -197,6 +197,9 @@ func (c *Config) validateSinks(r *rules) {
 		}
 		r.sizeAtLeast(key+"batch.max_bytes", s.Batch.MaxBytes, 1)
 		r.positive(key+"batch.max_wait", s.Batch.MaxWait)
+		r.positive(key+"retry.initial_backoff", s.Retry.InitialBackoff)
+		r.durationAtLeast(key+"retry.max_backoff", s.Retry.MaxBackoff, s.Retry.InitialBackoff)
+		r.durationAtLeast(key+"retry.max_duration", s.Retry.MaxDuration, 0)
 	}
 }
 

@@ -14,12 +14,13 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 
 func withReason(l []string) []string { return append(append([]string{}, l...), "reason") }
 
-// Given-up reasons. Lines: malformed (skipped by the decoder), permanent (rejected by a
-// sink for good; sinks that dead-letter count here). Bytes: budget (deleted files given
+// Given-up reasons. Lines: malformed (skipped by the decoder; also per container),
+// retry_expired (node-wide only: batches a sink gave up after retry.max_duration;
+// sinks do not know the containers of their records). Bytes: budget (deleted files given
 // up past sources.deleted_budget), line_cap (message bytes cut by max_line_bytes or
 // max_merged_bytes; the line itself is shipped, flagged truncated).
 var (
-	lineReasons = []string{"malformed", "permanent"}
+	lineReasons = []string{"malformed", "retry_expired"}
 	byteReasons = []string{"budget", "line_cap"}
 )
 
@@ -62,6 +63,10 @@ var (
 	sFailures     = desc("sink_failures_total", "Failed delivery attempts, by reason (transient: retried; permanent: the sink says retrying cannot help).", append(append([]string{}, sinkLabels...), "reason")...)
 	sInFlight     = desc("sink_in_flight_chunks", "Chunks handed to the sink and not yet acknowledged.", sinkLabels...)
 	sUp           = desc("sink_up", "1 when the sink's last delivery attempt succeeded (or none was needed yet), 0 while it is failing.", sinkLabels...)
+	sDropped      = desc("sink_dropped_records_total", "Records the sink gave up after retry.max_duration (never delivered).", sinkLabels...)
+	sDeadLettered = desc("sink_dead_lettered_records_total", "Records the destination refused for good, written to the sink's dead-letter file.", sinkLabels...)
+	sTruncated    = desc("sink_truncated_records_total", "Records too large for the destination, sent cut with a truncation marker.", sinkLabels...)
+	sFallback     = desc("sink_fallback_records_total", "Records that lacked a field of the destination template and went to the fallback destination.", sinkLabels...)
 	sLastSuccess  = desc("sink_last_success_timestamp_seconds", "When the sink last acknowledged a batch, unix seconds (absent before the first).", sinkLabels...)
 	kPods         = desc("kubernetes_pods", "Pods of this node in the metadata cache (deleted ones included while their files are read).")
 	kSynced       = desc("kubernetes_synced", "1 once the first list of this node's pods completed.")
@@ -82,7 +87,7 @@ var (
 		cLastLine, cFilesOpen, cDeleted, cDeletedSz, cRotations, cTruncations,
 		nReadBytes, nReadLines, nLinesGiven, nBytesGiven, nMalformed, nPartial, nOpenErrors, nDiscovery,
 		nContainers, nFilesOpen, nRotations, nTruncations, nBuffer, nBufferLimit, nCorrupt, nEntries,
-		sRecords, sBytes, sBatches, sRetries, sFailures, sInFlight, sUp, sLastSuccess}
+		sRecords, sBytes, sBatches, sRetries, sFailures, sInFlight, sUp, sLastSuccess, sDropped, sDeadLettered, sTruncated, sFallback}
 )
 
 // collector emits the state metrics from a fresh Snapshot at each scrape.
@@ -171,7 +176,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		for _, r := range reasons {
 			counter(nMalformed, float64(malformed[r]), r)
 		}
-		given := map[string]float64{"malformed": float64(malformedTotal)}
+		var dropped uint64
+		for _, sk := range s.Sinks {
+			dropped += sk.Stats.Dropped
+		}
+		given := map[string]float64{"malformed": float64(malformedTotal), "retry_expired": float64(dropped)}
 		for _, r := range lineReasons {
 			counter(nLinesGiven, given[r], r)
 		}
@@ -235,6 +244,10 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(sFailures, float64(st.Failures-st.PermanentFailures), sk.Name, sk.Type, "transient")
 		counter(sFailures, float64(st.PermanentFailures), sk.Name, sk.Type, "permanent")
 		gauge(sInFlight, float64(st.InFlight), l...)
+		counter(sDropped, float64(st.Dropped), l...)
+		counter(sDeadLettered, float64(st.Counts.DeadLettered), l...)
+		counter(sTruncated, float64(st.Counts.Truncated), l...)
+		counter(sFallback, float64(st.Counts.Fallback), l...)
 		up := 0.0
 		if st.Healthy {
 			up = 1

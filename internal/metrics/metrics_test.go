@@ -33,7 +33,8 @@ func snapshot() Snapshot {
 		Kube:     &kube.Stats{Pods: 3, Synced: true, Lists: 1, Watches: 2, LastEvent: time.Unix(300, 0)},
 		Process:  &process.Stats{},
 		Silences: []Silence{{Namespace: "prod", Pod: "web-0", Container: "app", After: time.Minute}},
-		Sinks:    []Sink{{Name: "out", Type: "file", Stats: sink.Stats{Records: 7, Failures: 3, PermanentFailures: 1, Healthy: true, LastSuccessAt: time.Unix(200, 0)}}},
+		Sinks: []Sink{{Name: "out", Type: "file", Stats: sink.Stats{Records: 7, Failures: 3, PermanentFailures: 1, Healthy: true, LastSuccessAt: time.Unix(200, 0),
+			Dropped: 4, Counts: sink.Counts{DeadLettered: 2, Truncated: 1}}}},
 	}
 }
 
@@ -70,7 +71,17 @@ logferry_sink_failures_total{reason="transient",sink="out",type="file"} 2
 # HELP logferry_lines_given_up_total Lines that will never be delivered, by reason, over all containers including forgotten ones.
 # TYPE logferry_lines_given_up_total counter
 logferry_lines_given_up_total{reason="malformed"} 0
-logferry_lines_given_up_total{reason="permanent"} 0
+logferry_lines_given_up_total{reason="retry_expired"} 4
+`},
+		{"logferry_sink_dead_lettered_records_total", `
+# HELP logferry_sink_dead_lettered_records_total Records the destination refused for good, written to the sink's dead-letter file.
+# TYPE logferry_sink_dead_lettered_records_total counter
+logferry_sink_dead_lettered_records_total{sink="out",type="file"} 2
+`},
+		{"logferry_sink_dropped_records_total", `
+# HELP logferry_sink_dropped_records_total Records the sink gave up after retry.max_duration (never delivered).
+# TYPE logferry_sink_dropped_records_total counter
+logferry_sink_dropped_records_total{sink="out",type="file"} 4
 `},
 	} {
 		if err := testutil.GatherAndCompare(reg, strings.NewReader(c.want), c.name); err != nil {

@@ -26,8 +26,13 @@ type RunnerOptions struct {
 	// chunk, even if more chunks keep arriving (default 200ms). See Runner for why a
 	// batch never waits for more input while the input is idle.
 	MaxWait time.Duration
-	// Backoff is the retry policy (default DefaultBackoff). Retries never give up.
+	// Backoff is the retry policy (default DefaultBackoff).
 	Backoff Backoff
+	// MaxRetryDuration, if positive, gives a batch up once it has kept failing for
+	// this long: its records are counted as dropped (Stats.Dropped) and logged at
+	// error level, and the batch is acknowledged so the files move on. Zero (the
+	// default) retries for as long as it takes: the log files are the buffer.
+	MaxRetryDuration time.Duration
 	// Logger receives failure logs (default slog.Default()).
 	Logger *slog.Logger
 	// LogEvery rate-limits failure logs: the first failure is logged, then at most
@@ -52,7 +57,12 @@ type Stats struct {
 	Failures uint64 // failed Consume calls
 	// PermanentFailures is the part of Failures whose error IsPermanent.
 	PermanentFailures uint64
-	InFlight          int64 // chunks received from the input and not yet acknowledged
+	// Dropped and DroppedBytes count the records (and their bytes) given up after
+	// MaxRetryDuration.
+	Dropped, DroppedBytes uint64
+	// Counts are the sink's own counters, when it reports any (Counter).
+	Counts   Counts
+	InFlight int64 // chunks received from the input and not yet acknowledged
 
 	LastError     string    // the last Consume error ("" if none yet)
 	LastErrorAt   time.Time // when it happened
@@ -83,6 +93,7 @@ type Runner struct {
 	maxBytes int
 	maxWait  time.Duration
 	backoff  Backoff
+	maxRetry time.Duration
 	log      *slog.Logger
 	logEvery time.Duration
 	now      func() time.Time
@@ -108,6 +119,7 @@ func NewRunner(s Sink, in <-chan *pipeline.Chunk, o RunnerOptions) *Runner {
 		maxBytes: o.MaxBytes,
 		maxWait:  o.MaxWait,
 		backoff:  o.Backoff.withDefaults(),
+		maxRetry: o.MaxRetryDuration,
 		log:      o.Logger,
 		logEvery: o.LogEvery,
 		now:      o.Now,
@@ -178,6 +190,7 @@ func (r *Runner) takeSwap() {
 	old := r.sink
 	o := rep.o
 	r.sink, r.maxBytes, r.maxWait, r.backoff = rep.sink, o.MaxBytes, o.MaxWait, o.Backoff.withDefaults()
+	r.maxRetry = o.MaxRetryDuration
 	if o.Logger != nil {
 		r.log = o.Logger.With("sink", rep.sink.Name())
 	}
@@ -263,9 +276,11 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 }
 
-// flush calls Consume until it succeeds, then acknowledges b; it returns only ctx's
-// error, leaving b unacknowledged.
+// flush calls Consume until it succeeds (or, with MaxRetryDuration, until the batch
+// is given up), then acknowledges b; it returns only ctx's error, leaving b
+// unacknowledged.
 func (r *Runner) flush(ctx context.Context, b *pipeline.Batch) error {
+	var firstFailure time.Time
 	for attempt := 0; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -290,6 +305,13 @@ func (r *Runner) flush(ctx context.Context, b *pipeline.Batch) error {
 			return cerr
 		}
 		r.failed(err, b)
+		if firstFailure.IsZero() {
+			firstFailure = r.now()
+		}
+		if r.maxRetry > 0 && r.now().Sub(firstFailure) >= r.maxRetry {
+			r.giveUp(err, b)
+			return nil
+		}
 		select {
 		case <-r.after(r.backoff.Delay(attempt)):
 		case <-r.swapped:
@@ -317,6 +339,22 @@ func (r *Runner) succeeded(b *pipeline.Batch) {
 		}
 		r.streak, r.streakLog = 0, false
 	}
+}
+
+// giveUp acknowledges a batch that kept failing for MaxRetryDuration, counting its
+// records as dropped.
+func (r *Runner) giveUp(err error, b *pipeline.Batch) {
+	chunks, records, bytes := len(b.Chunks), b.Records, b.Bytes
+	b.Done()
+	r.inflight.Add(-int64(chunks))
+	r.mu.Lock()
+	r.st.Dropped += uint64(records)
+	r.st.DroppedBytes += uint64(bytes)
+	r.mu.Unlock()
+	r.log.Error("sink kept failing for max_retry_duration; batch dropped",
+		"err", err, "max_retry_duration", r.maxRetry.String(), "attempts", r.streak,
+		"records", records, "bytes", bytes)
+	r.streak, r.streakLog = 0, false
 }
 
 func (r *Runner) failed(err error, b *pipeline.Batch) {
@@ -354,5 +392,8 @@ func (r *Runner) Stats() Stats {
 	s := r.st
 	r.mu.Unlock()
 	s.InFlight = r.inflight.Load()
+	if c, ok := r.Sink().(Counter); ok {
+		s.Counts = c.Counts()
+	}
 	return s
 }

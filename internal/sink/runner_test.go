@@ -700,3 +700,69 @@ func TestBackoff(t *testing.T) {
 		t.Errorf("Cap(10000) = %v, want the 30s default maximum", got)
 	}
 }
+
+// countingSink implements Counter on top of recSink.
+type countingSink struct {
+	*recSink
+	counts Counts
+}
+
+func (s *countingSink) Counts() Counts { return s.counts }
+
+func TestRunnerMaxRetryDuration(t *testing.T) {
+	tests := []struct {
+		name        string
+		maxRetry    time.Duration
+		failures    int // calls that fail before the sink recovers
+		wantDropped uint64
+		wantCalls   int
+	}{
+		// The clock advances 1s per Now; every attempt reads it a few times.
+		{name: "forever by default", maxRetry: 0, failures: 50, wantDropped: 0, wantCalls: 51},
+		{name: "recovers in time", maxRetry: time.Hour, failures: 5, wantDropped: 0, wantCalls: 6},
+		{name: "gives up", maxRetry: 10 * time.Second, failures: 1000, wantDropped: 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newAckWorld(t, 3, 1)
+			s := &countingSink{recSink: &recSink{fail: func(call int) error {
+				if call < tt.failures {
+					return errors.New("down")
+				}
+				return nil
+			}}, counts: Counts{DeadLettered: 7}}
+			in := make(chan *pipeline.Chunk, len(w.chunks))
+			for _, c := range w.chunks {
+				in <- c
+			}
+			close(in)
+			clock := newFakeClock(time.Second)
+			r := NewRunner(s, in, RunnerOptions{MaxBytes: 1 << 20, MaxWait: time.Hour, MaxRetryDuration: tt.maxRetry,
+				Now: clock.Now, After: immediate, Logger: quietLogger()})
+			if err := r.Run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			st := r.Stats()
+			calls, batches, _ := s.snapshot()
+			if st.Dropped != tt.wantDropped || st.InFlight != 0 {
+				t.Fatalf("dropped %d in flight %d, want %d and 0 (calls %d)", st.Dropped, st.InFlight, tt.wantDropped, calls)
+			}
+			if tt.wantCalls != 0 && calls != tt.wantCalls {
+				t.Fatalf("calls %d, want %d", calls, tt.wantCalls)
+			}
+			if tt.wantDropped > 0 && (len(batches) != 0 || st.DroppedBytes == 0) {
+				t.Fatalf("dropped batch was also accepted (%v) or its bytes not counted (%d)", batches, st.DroppedBytes)
+			}
+			// Delivered or dropped, every chunk is acknowledged: the file moves on.
+			w.mu.Lock()
+			last := w.committed[len(w.committed)-1]
+			w.mu.Unlock()
+			if last != 300 {
+				t.Fatalf("committed up to %d, want 300", last)
+			}
+			if st.Counts.DeadLettered != 7 {
+				t.Fatalf("sink counts not reported: %+v", st.Counts)
+			}
+		})
+	}
+}

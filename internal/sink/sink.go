@@ -30,6 +30,27 @@ type Sink interface {
 	Close(ctx context.Context) error
 }
 
+// Counts are what a sink did with records besides delivering them as they were.
+// Every record counted here is also acknowledged (it is not lost: it is in the
+// dead-letter file, or delivered in a changed form).
+type Counts struct {
+	// DeadLettered records were refused for good by the destination and written
+	// to the dead-letter file.
+	DeadLettered uint64
+	// Truncated records were too large for the destination and were sent cut, with
+	// a marker.
+	Truncated uint64
+	// Fallback records lacked a field their destination template (topic, index)
+	// needs and went to the fallback destination.
+	Fallback uint64
+}
+
+// Counter is implemented by sinks that keep Counts; the Runner reports them in its
+// Stats. Counts must be safe for concurrent use.
+type Counter interface {
+	Counts() Counts
+}
+
 // ErrClosed is returned (marked permanent) by Consume after Close.
 var ErrClosed = errors.New("sink: closed")
 

@@ -277,6 +277,11 @@ func (s *Sink) Stats() Stats {
 	}
 }
 
+// Counts implements sink.Counter.
+func (s *Sink) Counts() sink.Counts {
+	return sink.Counts{DeadLettered: s.deadLettered.Load()}
+}
+
 // Close implements sink.Sink.
 func (s *Sink) Close(ctx context.Context) error {
 	s.mu.Lock()
@@ -744,3 +749,5 @@ func (s *Sink) writeDead(ctx context.Context, lines []byte, n int) error {
 	s.deadLettered.Add(uint64(n))
 	return nil
 }
+
+var _ sink.Counter = (*Sink)(nil)

@@ -222,6 +222,11 @@ func (s *Sink) Truncated() int64 { return s.truncated.Load() }
 // Fallbacks returns how many records went to the fallback topic.
 func (s *Sink) Fallbacks() int64 { return s.fallbacks.Load() }
 
+// Counts implements sink.Counter.
+func (s *Sink) Counts() sink.Counts {
+	return sink.Counts{Truncated: uint64(s.truncated.Load()), Fallback: uint64(s.fallbacks.Load())}
+}
+
 // produceState follows the records of one Consume.
 type produceState struct {
 	pending atomic.Int64
@@ -386,3 +391,5 @@ func FromConfig(name string, c config.KafkaSink, log *slog.Logger) (sink.Sink, e
 	}
 	return s, nil
 }
+
+var _ sink.Counter = (*Sink)(nil)
