@@ -192,6 +192,7 @@ func TestPodSettingsFromAnnotations(t *testing.T) {
 			"logferry.io/multiline.app": "java",
 			"logferry.io/parse.api":     "json",
 			"logferry.io/drop.api":      "^DEBUG ",
+			"logferry.io/route.api":     "audit",
 			"logferry.io/rate-limit":    "lots", // bad: reported, ignored
 		}},
 		Spec: corev1.PodSpec{NodeName: "node-1", Containers: []corev1.Container{{Name: "app"}, {Name: "api"}}},
@@ -208,6 +209,9 @@ func TestPodSettingsFromAnnotations(t *testing.T) {
 		Log     struct {
 			Flags []string `json:"flags"`
 		} `json:"log"`
+		Logferry struct {
+			Route string `json:"route"`
+		} `json:"logferry"`
 		Kubernetes struct {
 			Container struct{ Name string } `json:"container"`
 		} `json:"kubernetes"`
@@ -237,6 +241,11 @@ func TestPodSettingsFromAnnotations(t *testing.T) {
 	api := byCtr["api"]
 	if len(api) != 2 || api[0].Fields["msg"] != "served" || api[1].Message != "not json" || !slicesContains(api[1].Log.Flags, "parse_failed") {
 		t.Errorf("api (json, drop DEBUG): %+v", api)
+	}
+	for _, r := range recs {
+		if want := map[string]string{"api": "audit"}[r.Kubernetes.Container.Name]; r.Logferry.Route != want {
+			t.Errorf("%s record %q: route %q, want %q", r.Kubernetes.Container.Name, r.Message, r.Logferry.Route, want)
+		}
 	}
 	waitFor(t, "the Event for the bad annotation", 5*time.Second, func() bool {
 		l, err := client.CoreV1().Events("prod").List(context.Background(), metav1.ListOptions{})

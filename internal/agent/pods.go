@@ -86,6 +86,11 @@ func (a *Agent) podView(uid, container string) (*tail.PodView, uint64, bool) {
 		}
 	}
 	v := &tail.PodView{Kube: p.Kube(container), Settings: s}
+	if s.Route != "" {
+		k := *v.Kube // the cache's copy is shared: render the route into a copy
+		k.Route = s.Route
+		v.Kube = &k
+	}
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	if s.RateLimit != nil {

@@ -1,10 +1,13 @@
 package config
 
 import (
+	"cmp"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/logferry/logferry/internal/podconfig"
 )
 
 // ElasticsearchSink configures a sink of type elasticsearch (key elasticsearch of the
@@ -20,6 +23,9 @@ type ElasticsearchSink struct {
 	// replaced by '_', "unknown" when missing) and %Y %m %d %H %G %V %% format
 	// the record's @timestamp in UTC. Required.
 	Index string
+	// Routes (routes) maps a route name (a pod's logferry.io/route) to the
+	// index template of its records; records of other routes use index.
+	Routes map[string]string
 	// DataStream (data_stream) writes with the create op, as data streams
 	// require. Default false (index op).
 	DataStream *bool
@@ -69,6 +75,7 @@ func (e *ElasticsearchSink) fields() []field {
 	return []field{
 		{"urls", strList(&e.URLs)},
 		{"index", str(&e.Index)},
+		{"routes", stringMap(&e.Routes)},
 		{"data_stream", boolean(&e.DataStream)},
 		{"compression", str(&e.Compression)},
 		{"parameters", stringMap(&e.Parameters)},
@@ -115,6 +122,14 @@ func (e *ElasticsearchSink) validate(key string, r *rules) {
 		r.add(key+"index", "required for sink type elasticsearch (e.g. logs-{kubernetes.namespace}-%%Y.%%m.%%d)")
 	} else if msg := CheckIndexTemplate(e.Index); msg != "" {
 		r.add(key+"index", "%s in %q", msg, e.Index)
+	}
+	for _, name := range sortedKeys(e.Routes) {
+		rk, t := key+"routes."+name, e.Routes[name]
+		if !podconfig.ValidRoute(name) {
+			r.add(rk, "bad route name (want [a-z0-9][a-z0-9._-]{0,62}, as in logferry.io/route)")
+		} else if msg := CheckIndexTemplate(t); t == "" || msg != "" {
+			r.add(rk, "bad index template %q: %s", t, cmp.Or(msg, "empty"))
+		}
 	}
 	r.oneOf(key+"compression", e.Compression, "", "gzip", "none")
 	for k := range e.Parameters {

@@ -4,7 +4,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/logferry/logferry/internal/podconfig"
 )
+
 
 // KafkaSink configures a sink of type kafka (key kafka of the sink; docs/sinks.md).
 type KafkaSink struct {
@@ -16,6 +19,9 @@ type KafkaSink struct {
 	// TopicFallback (topic_fallback) is the topic of a record that lacks a
 	// field of the template. Required when topic has a {field}.
 	TopicFallback string
+	// Routes (routes) maps a route name (a pod's logferry.io/route) to the
+	// topic template of its records; records of other routes use topic.
+	Routes map[string]string
 	// KeyField (key_field) is the record field used as message key; "" sends
 	// no key. Default kubernetes.pod.uid.
 	KeyField string
@@ -82,6 +88,7 @@ func (k *KafkaSink) fields() []field {
 		{"brokers", strList(&k.Brokers)},
 		{"topic", str(&k.Topic)},
 		{"topic_fallback", str(&k.TopicFallback)},
+		{"routes", stringMap(&k.Routes)},
 		{"key_field", str(&k.KeyField)},
 		{"compression", str(&k.Compression)},
 		{"linger", duration(&k.Linger)},
@@ -190,6 +197,20 @@ func (k *KafkaSink) validate(key string, r *rules) {
 		r.add(key+"topic", "invalid topic name %q (use letters, digits, '.', '_' and '-', at most 249)", k.Topic)
 	case len(fields) > 0 && k.TopicFallback == "":
 		r.add(key+"topic_fallback", "required when topic refers to fields (records lacking one go there)")
+	}
+	for _, name := range sortedKeys(k.Routes) {
+		rk, t := key+"routes."+name, k.Routes[name]
+		f, ok := TopicFields(t)
+		switch {
+		case !podconfig.ValidRoute(name):
+			r.add(rk, "bad route name (want [a-z0-9][a-z0-9._-]{0,62}, as in logferry.io/route)")
+		case t == "" || !ok:
+			r.add(rk, "bad topic template %q: each {field} needs a non-empty dotted path and matching braces", t)
+		case len(f) == 0 && !validTopic(t):
+			r.add(rk, "invalid topic name %q (use letters, digits, '.', '_' and '-', at most 249)", t)
+		case len(f) > 0 && k.TopicFallback == "":
+			r.add(key+"topic_fallback", "required when a topic template refers to fields (records lacking one go there)")
+		}
 	}
 	if k.TopicFallback != "" && !validTopic(k.TopicFallback) {
 		r.add(key+"topic_fallback", "invalid topic name %q (use letters, digits, '.', '_' and '-', at most 249)", k.TopicFallback)

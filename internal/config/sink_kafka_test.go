@@ -58,6 +58,11 @@ func TestKafkaValidation(t *testing.T) {
 			"sinks[0].kafka.sasl.password: give exactly one of password and password_file"},
 		{"credentials without mechanism", kafkaSink + "      sasl:\n        username: u\n", "sinks[0].kafka.sasl.mechanism: credentials are given but no mechanism"},
 		{"unknown key", kafkaSink + "      topik: x\n", "sinks[0].kafka.topik: unknown key (did you mean topic?)"},
+		{"ok routes", kafkaSink + "      routes: {audit: audit-logs, pay.v2: pay}\n", ""},
+		{"route name", kafkaSink + "      routes: {Audit: audit-logs}\n", "sinks[0].kafka.routes.Audit: bad route name"},
+		{"route topic", kafkaSink + "      routes: {audit: a/b}\n", `sinks[0].kafka.routes.audit: invalid topic name "a/b"`},
+		{"route template", kafkaSink + "      routes: {audit: \"a.{x\"}\n", `sinks[0].kafka.routes.audit: bad topic template "a.{x"`},
+		{"route needs fallback", kafkaSink + "      routes: {audit: \"a.{kubernetes.namespace}\"}\n", "sinks[0].kafka.topic_fallback: required when a topic template refers to fields"},
 		{"ignored for other types", "sinks:\n  - name: k\n    type: stdout\n    kafka:\n      compression: brotli\n", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"path/filepath"
 	"regexp"
@@ -202,6 +203,9 @@ func (c *Config) validateSinks(r *rules) {
 		r.durationAtLeast(key+"retry.max_duration", s.Retry.MaxDuration, 0)
 	}
 }
+
+// sortedKeys returns m's keys in order (errors in a stable order).
+func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }
 
 // hostPort checks an optional host:port listen address.
 func (r *rules) hostPort(key, v string) {

@@ -65,7 +65,7 @@ func FuzzResolve(f *testing.F) {
 		if s.SilenceAfter != 0 && s.SilenceAfter < MinSilenceAfter {
 			t.Fatalf("SilenceAfter %v", s.SilenceAfter)
 		}
-		if s.Route != "" && !validRoute(s.Route) {
+		if s.Route != "" && !ValidRoute(s.Route) {
 			t.Fatalf("Route %q", s.Route)
 		}
 		for _, fs := range s.Files {

@@ -168,8 +168,8 @@ func parsePatterns(v string) ([]*regexp.Regexp, bool, []string) {
 	return out, true, nil
 }
 
-// validRoute reports whether s matches [a-z0-9][a-z0-9._-]{0,62}.
-func validRoute(s string) bool {
+// ValidRoute reports whether s is a route name: it matches [a-z0-9][a-z0-9._-]{0,62}.
+func ValidRoute(s string) bool {
 	if len(s) == 0 || len(s) > 63 {
 		return false
 	}
@@ -187,7 +187,7 @@ func validRoute(s string) bool {
 
 func parseRoute(v string) (string, bool, []string) {
 	t := strings.TrimSpace(v)
-	if !validRoute(t) {
+	if !ValidRoute(t) {
 		return "", false, []string{"want a route name: [a-z0-9][a-z0-9._-]{0,62}"}
 	}
 	return t, true, nil

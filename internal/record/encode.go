@@ -147,6 +147,11 @@ func NewPrefix(s Source) *Prefix {
 		}
 		t = append(t, '}')
 	}
+	if s.Kube != nil && s.Kube.Route != "" {
+		t = append(t, `,"logferry":{"route":`...)
+		t = AppendStringS(t, s.Kube.Route)
+		t = append(t, '}')
+	}
 	t = append(t, `,"event":{"id":"`...)
 	t = appendHex64(t, s.FileID)
 	t = append(t, '-')

@@ -25,7 +25,13 @@ type Kube struct {
 	Image       string
 	ContainerID string
 	Runtime     string
+	// Route is the pod's logferry.io/route ("" for the default route), rendered as
+	// RouteField; sinks map it to a topic, index or tenant (their routes option).
+	Route string
 }
+
+// RouteField is the record field holding the route of a pod that names one.
+const RouteField = "logferry.route"
 
 // Owner is one owning workload.
 type Owner struct {

@@ -41,3 +41,27 @@ func TestPrefixWithKube(t *testing.T) {
 		t.Errorf("container = %v", c)
 	}
 }
+
+func TestPrefixRoute(t *testing.T) {
+	for _, tc := range []struct {
+		route string
+		want  any
+	}{
+		{"audit", map[string]any{"route": "audit"}},
+		{"", nil},
+	} {
+		src := Source{Path: "/p", Namespace: "prod", Pod: "web-0", Container: "app", RestartCount: 0, Kube: &Kube{Route: tc.route}}
+		var enc Encoder
+		out := enc.Append(nil, NewPrefix(src), &format.Entry{Time: time.Unix(1, 0), Msg: []byte("hi"), Stream: format.Stdout}, time.Time{})
+		var got map[string]any
+		if err := json.Unmarshal(out, &got); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		if !reflect.DeepEqual(got["logferry"], tc.want) {
+			t.Errorf("route %q: logferry = %v, want %v", tc.route, got["logferry"], tc.want)
+		}
+		if v, _ := Scalar(Lookup(out, RouteField)); string(v) != tc.route {
+			t.Errorf("route %q: Lookup(%s) = %q", tc.route, RouteField, v)
+		}
+	}
+}

@@ -22,6 +22,7 @@ func FromConfig(name string, c config.ElasticsearchSink, log *slog.Logger) (sink
 	o := Options{
 		URLs:            c.URLs,
 		Index:           c.Index,
+		Routes:          c.Routes,
 		DataStream:      c.DataStream != nil && *c.DataStream,
 		NoGzip:          c.Compression == "none",
 		Parameters:      c.Parameters,

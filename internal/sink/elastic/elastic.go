@@ -79,6 +79,9 @@ type Options struct {
 	URLs []string
 	// Index is the index template (see package config, ElasticsearchSink.Index).
 	Index string
+	// Routes maps a route name (record.RouteField) to the index template of its
+	// records.
+	Routes map[string]string
 	// DataStream sends with the create op.
 	DataStream bool
 	// IDField is the record field used as _id (default "event.id").
@@ -152,6 +155,7 @@ type Sink struct {
 	name     string
 	urls     []string // bulk endpoints, with the query
 	index    *indexTemplate
+	routes   map[string]*indexTemplate
 	op       string
 	idPath   string
 	gzip     bool
@@ -219,6 +223,16 @@ func New(name string, o Options) (*Sink, error) {
 		log:      o.Logger,
 		now:      o.Now,
 		hashSeed: maphash.MakeSeed(),
+	}
+	for rn, t := range o.Routes {
+		rt, err := parseIndexTemplate(t)
+		if err != nil {
+			return nil, fmt.Errorf("elasticsearch: route %s: %w", rn, err)
+		}
+		if s.routes == nil {
+			s.routes = map[string]*indexTemplate{}
+		}
+		s.routes[rn] = rt
 	}
 	if o.DataStream {
 		s.op = "create"
@@ -506,11 +520,24 @@ func (s *Sink) sendSome(ctx context.Context, b *pipeline.Batch, recs []rec, limi
 	return n, res, nil
 }
 
+// indexOf returns the index template of rec: its route's (record.RouteField) when
+// the sink maps that route, else the sink's.
+func (s *Sink) indexOf(rec []byte) *indexTemplate {
+	if len(s.routes) > 0 {
+		if v, ok := record.Scalar(record.Lookup(rec, record.RouteField)); ok {
+			if t, ok := s.routes[string(v)]; ok {
+				return t
+			}
+		}
+	}
+	return s.index
+}
+
 // appendItem appends the action line and the document of r.
 func (s *Sink) appendItem(w *bytes.Buffer, b *pipeline.Batch, r rec) {
 	d := r.data(b)
 	var scratch [256]byte
-	idx := s.index.render(scratch[:0], d, s.now)
+	idx := s.indexOf(d).render(scratch[:0], d, s.now)
 	w.WriteString(`{"`)
 	w.WriteString(s.op)
 	w.WriteString(`":{"_index":`)
@@ -719,7 +746,7 @@ type deadLine struct {
 func (s *Sink) appendDead(dst []byte, b *pipeline.Batch, r rec, index string, status int, e json.RawMessage) []byte {
 	d := r.data(b)
 	if index == "" {
-		index = string(s.index.render(nil, d, s.now))
+		index = string(s.indexOf(d).render(nil, d, s.now))
 	}
 	if len(e) == 0 || !json.Valid(e) {
 		e = json.RawMessage(strconv.Quote(string(e)))

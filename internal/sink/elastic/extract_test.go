@@ -53,3 +53,24 @@ func BenchmarkAppendItem(b *testing.B) {
 		s.appendItem(&s.body, bt, r)
 	}
 }
+
+func TestIndexRoutes(t *testing.T) {
+	now := func() time.Time { return time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC) }
+	s, err := New("es", Options{URLs: []string{"http://127.0.0.1:1"}, Index: "logs-%Y", DeadLetter: &failingDead{},
+		Routes: map[string]string{"audit": "audit-{kubernetes.namespace}"}, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ rec, want string }{
+		{`{"kubernetes":{"namespace":"pay"},"logferry":{"route":"audit"},"event":{"id":"x"}}`, "audit-pay"},
+		{`{"kubernetes":{"namespace":"pay"},"logferry":{"route":"other"},"event":{"id":"x"}}`, "logs-2030"},
+		{`{"kubernetes":{"namespace":"pay"},"event":{"id":"x"}}`, "logs-2030"},
+	} {
+		if got := string(s.indexOf([]byte(tc.rec)).render(nil, []byte(tc.rec), now)); got != tc.want {
+			t.Errorf("%s: index %q, want %q", tc.rec, got, tc.want)
+		}
+	}
+	if _, err := New("es", Options{URLs: []string{"http://x"}, Index: "i", DeadLetter: &failingDead{}, Routes: map[string]string{"a": "b-{x"}}); err == nil {
+		t.Error("bad route template accepted")
+	}
+}

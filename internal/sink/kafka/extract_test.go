@@ -140,3 +140,29 @@ func BenchmarkLookup(b *testing.B) {
 		}
 	}
 }
+
+func TestTopicRoutes(t *testing.T) {
+	c := config.DefaultKafkaSink()
+	c.Brokers = []string{"127.0.0.1:1"} // never dialled: the client connects lazily
+	c.Topic, c.TopicFallback = "logs", "logs.unknown"
+	c.Routes = map[string]string{"audit": "audit.{kubernetes.namespace}", "pay": "payments"}
+	s, err := New("k", c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(t.Context())
+	for _, tc := range []struct{ rec, want string }{
+		{`{"kubernetes":{"namespace":"shop"},"logferry":{"route":"audit"}}`, "audit.shop"},
+		{`{"kubernetes":{},"logferry":{"route":"audit"}}`, "logs.unknown"},
+		{`{"kubernetes":{"namespace":"shop"},"logferry":{"route":"pay"}}`, "payments"},
+		{`{"kubernetes":{"namespace":"shop"},"logferry":{"route":"nope"}}`, "logs"},
+		{`{"kubernetes":{"namespace":"shop"}}`, "logs"},
+	} {
+		if got, _ := s.topicOf([]byte(tc.rec), nil); got != tc.want {
+			t.Errorf("%s: topic %q, want %q", tc.rec, got, tc.want)
+		}
+	}
+	if s.Counts().Fallback != 1 {
+		t.Errorf("fallbacks %d, want 1", s.Counts().Fallback)
+	}
+}

@@ -47,6 +47,7 @@ type Sink struct {
 	log      *slog.Logger
 	topic    template
 	static   string // the topic when the template has no field
+	routes   map[string]route
 	fallback string
 	keyField string
 	maxBytes int // max_message_bytes
@@ -60,6 +61,12 @@ type Sink struct {
 
 	truncated atomic.Int64
 	fallbacks atomic.Int64
+}
+
+// route is the topic of one route: a template, or static when it has no field.
+type route struct {
+	topic  template
+	static string
 }
 
 // New builds a kafka sink named name from c. extra options are appended to the
@@ -92,6 +99,22 @@ func New(name string, c config.KafkaSink, log *slog.Logger, extra ...kgo.Opt) (*
 		s.static = c.Topic
 	} else if c.TopicFallback == "" {
 		return nil, fmt.Errorf("kafka sink %s: topic %q refers to fields but topic_fallback is empty", name, c.Topic)
+	}
+	for rn, t := range c.Routes {
+		f, ok := config.TopicFields(t)
+		if !ok || t == "" {
+			return nil, fmt.Errorf("kafka sink %s: route %s: bad topic template %q", name, rn, t)
+		}
+		rt := route{topic: compileTemplate(t, f)}
+		if rt.topic.static() {
+			rt.static = t
+		} else if c.TopicFallback == "" {
+			return nil, fmt.Errorf("kafka sink %s: route %s: topic %q refers to fields but topic_fallback is empty", name, rn, t)
+		}
+		if s.routes == nil {
+			s.routes = map[string]route{}
+		}
+		s.routes[rn] = rt
 	}
 	codec, err := compression(c.Compression)
 	if err != nil {
@@ -285,17 +308,8 @@ func (s *Sink) Consume(ctx context.Context, b *pipeline.Batch) error {
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
-		r := &kgo.Record{Topic: s.static, Value: line}
-		if r.Topic == "" {
-			var ok bool
-			topicBuf, ok = s.topic.render(topicBuf[:0], line)
-			if ok {
-				r.Topic = s.topicName(topicBuf)
-			} else {
-				r.Topic = s.fallback
-				s.fallbacks.Add(1)
-			}
-		}
+		r := &kgo.Record{Value: line}
+		r.Topic, topicBuf = s.topicOf(line, topicBuf)
 		if s.keyField != "" {
 			if k, ok := record.Scalar(record.Lookup(line, s.keyField)); ok {
 				if len(k) > maxKeyBytes {
@@ -325,6 +339,29 @@ func (s *Sink) Consume(ctx context.Context, b *pipeline.Batch) error {
 		return err
 	}
 	return nil
+}
+
+// topicOf returns the topic of rec: its route's (record.RouteField) when the sink
+// maps that route, else the topic template's; the fallback when a field is missing.
+// buf is scratch space, returned for reuse.
+func (s *Sink) topicOf(rec, buf []byte) (string, []byte) {
+	t, static := s.topic, s.static
+	if len(s.routes) > 0 {
+		if v, ok := record.Scalar(record.Lookup(rec, record.RouteField)); ok {
+			if rt, ok := s.routes[string(v)]; ok {
+				t, static = rt.topic, rt.static
+			}
+		}
+	}
+	if static != "" {
+		return static, buf
+	}
+	buf, ok := t.render(buf[:0], rec)
+	if !ok {
+		s.fallbacks.Add(1)
+		return s.fallback, buf
+	}
+	return s.topicName(buf), buf
 }
 
 // topicName returns rendered as a string, from the cache when it was seen before.
