@@ -38,7 +38,8 @@ func (m *Manager) reconcile(g *group) {
 	if g.g.RefreshMetadata() {
 		m.adoptMetadata(g)
 	}
-	seen := make(map[*file]bool, len(g.files))
+	seen := make(map[*file]bool, len(g.files)) // listed now, under a name or a copy's
+	known := len(g.files)                      // files opened below are appended
 	var copies []copied
 	names := make([]discover.Name, len(ents))
 	valid := make([]bool, len(ents))
@@ -85,14 +86,19 @@ func (m *Manager) reconcile(g *group) {
 			copies = append(copies, copied{o, n})
 		}
 	}
+	for _, f := range g.files[known:] {
+		seen[f] = true
+	}
 	// A file can be rotated, compressed and removed between two listings (docker's
 	// compress: <name> to <name>.1, <name>.1.gz, then <name>.1 unlinked): it is still open
 	// with the name it had when last seen, often the live file's, which would sort it
 	// after the newer rotations found since. Its gzipped copy tells where it is now.
 	for _, c := range copies {
 		if seen[c.f] || c.f.name.SameData(c.name) {
+			seen[c.f] = true
 			continue
 		}
+		seen[c.f] = true
 		if c.f.name.Live() {
 			m.o.Stats.Rotations.Add(1)
 			g.st.rotations.Add(1)
@@ -102,7 +108,20 @@ func (m *Manager) reconcile(g *group) {
 		pos.Gz = c.f.name.Gz
 		c.f.name = pos
 	}
-	sort.SliceStable(g.files, func(i, j int) bool { return g.files[i].name.Less(g.files[j].name) })
+	// A file that left the directory (no name, no copy) keeps the name it had when
+	// last seen, which can be stale by several rotations: runtimes delete the oldest
+	// files first, so it is older than every file of its instance still listed. Such
+	// files go first, in the order they already had.
+	sort.SliceStable(g.files, func(i, j int) bool {
+		a, b := g.files[i], g.files[j]
+		if a.name.Restart != b.name.Restart {
+			return a.name.Restart < b.name.Restart
+		}
+		if goneA, goneB := !seen[a], !seen[b]; goneA || goneB {
+			return goneA && !goneB
+		}
+		return a.name.Less(b.name)
+	})
 }
 
 // testHookBeforeList, when set (tests only), runs just before reconcile lists a group

@@ -154,3 +154,57 @@ func messagesAll(rs []sentRecord) []string {
 	}
 	return out
 }
+
+// TestDeletedFileReadBeforeNewer: the agent falls behind a fast rotation. The file it
+// has open is rotated twice and then deleted (max-file) before the next listing, with
+// no copy left to say where it was, so it still has the name it had when last seen,
+// the live file's. A file that left the directory is older than every file still in
+// it: its remaining lines come first.
+func TestDeletedFileReadBeforeNewer(t *testing.T) {
+	root := t.TempDir()
+	d := dockerInstance{id: "0e0e0e0e", restart: 0}
+	if err := os.MkdirAll(d.dir(root), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d.writeConfig(t, root)
+	live := d.log(root)
+	d.writeLines(t, root, "old", 0, 10)
+
+	c := &collector{}
+	m := newTestManager(t, 1, 64<<10, c.send)
+	m.o.PollInterval = time.Hour // read only when discovery says so
+	dg := d.group(root, true)
+	m.Changed(dg)
+	m.Sync([]discover.Group{dg})
+	stop := startManager(t, m)
+	defer stop()
+	waitRecords(t, c, 10)
+
+	// Unseen by the agent: the open file gets more lines, is rotated to .1 then .2,
+	// and is removed; the next file is at .1 and a third is live.
+	d.writeLines(t, root, "old", 10, 15)
+	if err := os.Rename(live, live+".1"); err != nil {
+		t.Fatal(err)
+	}
+	d.writeLines(t, root, "old", 15, 20)
+	if err := os.Rename(live+".1", live+".2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(live, live+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(live + ".2"); err != nil {
+		t.Fatal(err)
+	}
+	d.writeLines(t, root, "old", 20, 25)
+
+	m.Changed(dg)
+	waitRecords(t, c, 25)
+	stop()
+	got := c.records()
+	for i, r := range got {
+		if want := "old-" + pad4(i); i >= 25 || r.Message[:8] != want {
+			t.Fatalf("record %d is %q, want %s (records: %v)", i, r.Message[:8], want, messagesOf(got))
+		}
+	}
+}
