@@ -104,6 +104,10 @@ func New(s podconfig.Settings, limiter *Limiter, o Options) *Chain {
 	return c
 }
 
+// Pass reports whether the chain does nothing: Entry is emit(e), Flush and Due
+// have nothing to do.
+func (c *Chain) Pass() bool { return c.pass }
+
 // Stats returns the counters the chain adds to.
 func (c *Chain) Stats() *Stats { return c.stats }
 

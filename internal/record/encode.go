@@ -159,6 +159,9 @@ func NewPrefix(s Source) *Prefix {
 	return p
 }
 
+// Len is about the bytes p adds to each record.
+func (p *Prefix) Len() int { return len(p.log) + len(p.tail) }
+
 // Encoder appends records. It caches the rendering of the current second, so it is
 // not safe for concurrent use; use one per goroutine.
 type Encoder struct {

@@ -51,9 +51,17 @@ func (w *worker) refreshMeta(g *group) {
 		}
 	}
 	g.chain = process.New(v.Settings, v.Limiter, process.Options{Stats: m.o.ProcessStats})
-	if d, ok := g.dec.(*chained); ok {
+	d, wrapped := g.dec.(*chained)
+	switch {
+	case g.chain.Pass():
+		// Nothing to process (most pods): lines go straight from the decoder.
+		g.chain = nil
+		if wrapped {
+			g.dec = d.Decoder
+		}
+	case wrapped:
 		d.chain = g.chain
-	} else if g.dec != nil {
+	case g.dec != nil:
 		g.dec = &chained{Decoder: g.dec, chain: g.chain, now: w.now}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/logferry/logferry/internal/format"
@@ -227,6 +228,7 @@ func (w *worker) read(ctx context.Context, g *group, f *file, max int) (n int, a
 	data := buf[:k]
 	pos := 0
 	limit := int(w.reserved)
+	w.reserve(f, data, limit)
 	for pos < k && len(w.chunk.Data) < limit {
 		i := bytes.IndexByte(data[pos:], '\n')
 		if i < 0 {
@@ -268,6 +270,28 @@ func (w *worker) read(ctx context.Context, g *group, f *file, max int) (n int, a
 	}
 	return consumed, k < max || consumed == 0, nil
 }
+
+// reserve grows the chunk's buffer once for the records data will make, rather than
+// letting appends double it step by step (with pod metadata a record is several times
+// its line, and the copies of a growing buffer cost as much as the encoding). The
+// estimate is bounded by what the turn may encode (limit) plus one record.
+func (w *worker) reserve(f *file, data []byte, limit int) {
+	if f.prefix == nil {
+		return
+	}
+	lines := bytes.Count(data, newline)
+	perRecord := f.prefix.Len() + recordOverhead
+	est := min(len(data)+lines*perRecord, limit+perRecord+len(data)/max(lines, 1))
+	if free := cap(w.chunk.Data) - len(w.chunk.Data); est > free {
+		w.chunk.Data = slices.Grow(w.chunk.Data, est)
+	}
+}
+
+// recordOverhead is about what a record adds besides its message and prefix
+// (timestamp, stream, offset, event id, field names).
+const recordOverhead = 128
+
+var newline = []byte{'\n'}
 
 // longLine handles a line that does not fit one read buffer: it is decoded whole if it
 // ends within MaxLineBytes, else its first MaxLineBytes are emitted as a truncated line
