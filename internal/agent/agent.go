@@ -24,6 +24,7 @@ import (
 	"github.com/logferry/logferry/internal/sink"
 	"github.com/logferry/logferry/internal/sink/elastic"
 	"github.com/logferry/logferry/internal/sink/kafka"
+	"github.com/logferry/logferry/internal/sink/loki"
 	"github.com/logferry/logferry/internal/tail"
 )
 
@@ -190,6 +191,8 @@ func BuildSink(c config.Sink, log *slog.Logger) (sink.Sink, error) {
 		return kafka.FromConfig(c.Name, c.Kafka, log)
 	case "elasticsearch":
 		return elastic.FromConfig(c.Name, c.Elasticsearch, log)
+	case "loki":
+		return loki.FromConfig(c.Name, c.Loki, log)
 	case "file":
 		fsync := true
 		if c.Fsync != nil {

@@ -240,6 +240,8 @@ type Sink struct {
 	Kafka KafkaSink
 	// Elasticsearch (elasticsearch) configures a sink of type elasticsearch.
 	Elasticsearch ElasticsearchSink
+	// Loki (loki) configures a sink of type loki.
+	Loki LokiSink
 	// Line is not a key: it is the line of the file on which the sink
 	// starts, 0 when unknown, for later error messages.
 	Line int
@@ -257,6 +259,7 @@ func (s *Sink) fields() []field {
 		{"retry", object(s.Retry.fields())},
 		{"kafka", object(s.Kafka.fields())},
 		{"elasticsearch", object(s.Elasticsearch.fields())},
+		{"loki", object(s.Loki.fields())},
 	}
 }
 
@@ -397,7 +400,7 @@ func (l *Log) fields() []field {
 // DefaultSinkTypes returns a new set of the built-in sink types: stdout, file
 // and discard. Add to it to allow more types in Options.SinkTypes.
 func DefaultSinkTypes() map[string]bool {
-	return map[string]bool{"stdout": true, "file": true, "discard": true, "elasticsearch": true, "kafka": true}
+	return map[string]bool{"stdout": true, "file": true, "discard": true, "elasticsearch": true, "kafka": true, "loki": true}
 }
 
 // Default returns the default configuration, with no sinks, the node name
@@ -452,6 +455,7 @@ func defaultSink() Sink {
 		Batch:    Batch{MaxBytes: 4 * MiB, MaxWait: 200 * time.Millisecond},
 		Retry:    Retry{InitialBackoff: 100 * time.Millisecond, MaxBackoff: 30 * time.Second},
 		Kafka:    DefaultKafkaSink(),
+		Loki:     DefaultLokiSink(),
 	}
 }
 

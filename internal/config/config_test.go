@@ -91,9 +91,9 @@ var validationCases = []parseCase{
 		`t.yaml:2: sinks[0].name: invalid sink name "Out" (use lowercase letters, digits, _ and -)`},
 	{"sink name duplicate", okSink + "  - name: x\n    type: discard\n  - name: out\n    type: discard\n",
 		`t.yaml:6: sinks[2].name: duplicate sink name "out" (also sinks[0])`},
-	{"sink type missing", "sinks:\n  - name: a\n", "t.yaml:2: sinks[0].type: required (one of: discard, elasticsearch, file, kafka, stdout)"},
+	{"sink type missing", "sinks:\n  - name: a\n", "t.yaml:2: sinks[0].type: required (one of: discard, elasticsearch, file, kafka, loki, stdout)"},
 	{"sink type unknown", "sinks:\n  - name: a\n    type: kafak\n",
-		`t.yaml:3: sinks[0].type: unknown sink type "kafak" (one of: discard, elasticsearch, file, kafka, stdout)`},
+		`t.yaml:3: sinks[0].type: unknown sink type "kafak" (one of: discard, elasticsearch, file, kafka, loki, stdout)`},
 	{"file sink path", "sinks:\n  - name: a\n    type: file\n", "t.yaml:2: sinks[0].path: required for sink type file"},
 	{"file sink", "sinks:\n  - name: a\n    type: file\n    path: /x\n    max_size: 0\n    fsync: false\n", ""},
 	{"max_files", okSink + "    max_files: 0\n", "t.yaml:4: sinks[0].max_files: must be at least 1, got 0"},
@@ -104,7 +104,7 @@ var validationCases = []parseCase{
 	{"log.format", "log:\n  format: xml\n" + okSink, `t.yaml:2: log.format: want one of json, text; got "xml"`},
 	{"every error, in line order", "sinks:\n  - name: A\n    type: kafak\n    max_size: 10XB\npipeline:\n  workers: many\nlog:\n  level: loud\n",
 		"t.yaml:2: sinks[0].name: invalid sink name \"A\" (use lowercase letters, digits, _ and -)\n" +
-			"t.yaml:3: sinks[0].type: unknown sink type \"kafak\" (one of: discard, elasticsearch, file, kafka, stdout)\n" +
+			"t.yaml:3: sinks[0].type: unknown sink type \"kafak\" (one of: discard, elasticsearch, file, kafka, loki, stdout)\n" +
 			"t.yaml:4: sinks[0].max_size: invalid size \"10XB\" (want e.g. 64MiB)\n" +
 			"t.yaml:6: pipeline.workers: want an integer, got \"many\"\n" +
 			"t.yaml:8: log.level: want one of debug, info, warn, error; got \"loud\""},
@@ -331,9 +331,9 @@ func TestValidateAfterOverrides(t *testing.T) {
 	cfg := mustParse(t, "log:\n  level: debug\n"+okSink)
 	cfg.Log.Level = "loud" // as a flag would
 	cfg.Sources.DeletedBudget = -1
-	cfg.Sinks[0].Type = "loki"
+	cfg.Sinks[0].Type = "splunk"
 	want := `sources.deleted_budget: must be at least 0, got -1` + "\n" +
-		`sinks[0].type: unknown sink type "loki" (one of: discard, elasticsearch, file, kafka, stdout)` + "\n" +
+		`sinks[0].type: unknown sink type "splunk" (one of: discard, elasticsearch, file, kafka, loki, stdout)` + "\n" +
 		`log.level: want one of debug, info, warn, error; got "loud"`
 	if err := cfg.Validate(); err == nil || err.Error() != want {
 		t.Fatalf("got:\n%v\nwant:\n%s", err, want)
@@ -345,12 +345,12 @@ func TestValidateAfterOverrides(t *testing.T) {
 }
 
 func TestSinkTypesOption(t *testing.T) {
-	in := []byte("sinks:\n  - name: k\n    type: loki\n")
+	in := []byte("sinks:\n  - name: k\n    type: splunk\n")
 	if _, err := Parse(in, "t.yaml", nil); err == nil {
-		t.Fatal("loki accepted by default")
+		t.Fatal("splunk accepted by default")
 	}
 	types := DefaultSinkTypes()
-	types["loki"] = true
+	types["splunk"] = true
 	opts := Options{SinkTypes: types, LookupEnv: lookupTestEnv}
 	cfg, err := opts.Parse(in, "t.yaml")
 	if err != nil {
@@ -359,11 +359,11 @@ func TestSinkTypesOption(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("Validate forgot the parse's sink types: %v", err)
 	}
-	if DefaultSinkTypes()["loki"] {
+	if DefaultSinkTypes()["splunk"] {
 		t.Fatal("DefaultSinkTypes shares its map")
 	}
 	_, err = opts.Parse([]byte("sinks:\n  - name: k\n    type: kafak\n"), "t.yaml")
-	want := `t.yaml:3: sinks[0].type: unknown sink type "kafak" (one of: discard, elasticsearch, file, kafka, loki, stdout)`
+	want := `t.yaml:3: sinks[0].type: unknown sink type "kafak" (one of: discard, elasticsearch, file, kafka, loki, splunk, stdout)`
 	if err == nil || err.Error() != want {
 		t.Fatalf("got %v, want %s", err, want)
 	}

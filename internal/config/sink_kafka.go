@@ -8,7 +8,6 @@ import (
 	"github.com/logferry/logferry/internal/podconfig"
 )
 
-
 // KafkaSink configures a sink of type kafka (key kafka of the sink; docs/sinks.md).
 type KafkaSink struct {
 	// Brokers (brokers) are the seed brokers, host:port. Required.

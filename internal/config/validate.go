@@ -191,6 +191,8 @@ func (c *Config) validateSinks(r *rules) {
 			s.Kafka.validate(key+"kafka.", r)
 		case "elasticsearch":
 			s.Elasticsearch.validate(key+"elasticsearch.", r)
+		case "loki":
+			s.Loki.validate(key+"loki.", r)
 		}
 		r.sizeAtLeast(key+"max_size", s.MaxSize, 0)
 		if s.MaxFiles < 1 {

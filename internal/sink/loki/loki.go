@@ -1,0 +1,776 @@
+// Package loki is the Grafana Loki sink: it sends records to the push API
+// (POST /loki/api/v1/push) of Loki and compatible servers (VictoriaLogs'
+// /insert/loki/api/v1/push), as snappy-compressed protobuf (logproto.PushRequest,
+// encoded by hand) or as JSON, with plain net/http.
+//
+// # Streams and entries
+//
+// Every record is one entry. Its stream is given by a few labels taken from the
+// record (namespace, workload, container by default) plus static labels; entries of
+// one stream keep the order of the records within a push, and pushes of one sink
+// are sent one after another, so the order holds across pushes too. A push has one
+// tenant (X-Scope-OrgID): the sink's, or the one its routes give the record's route
+// (record.RouteField); a batch of several tenants is sent as pushes per tenant. The entry's
+// timestamp is the record's @timestamp, its line the record's message (or the whole
+// record), and other fields of interest (pod, pod uid, node, stream, event.id) go to
+// structured metadata, so that any record can be found by its event.id.
+//
+// # Delivery
+//
+// Consume returns nil only when Loki accepted every record of the batch (2xx) or,
+// when a dead-letter file is configured, wrote the ones it rejects for good there.
+// A batch larger than the request limit is split into several pushes, sent in
+// order; a push that fails stops the attempt, and the records from it on stay
+// pending for the next Consume of the same batch (the Runner retries with backoff):
+// pushes already accepted are not sent again. A push sent again after an unclear
+// failure (a timeout after Loki had taken it) is harmless: Loki drops an entry
+// identical to one it has (same stream, timestamp and line).
+//
+// Per response:
+//
+//   - 2xx: done;
+//   - network errors, 408, 429 and 5xx: retryable, the batch waits;
+//   - 413: the rest of the attempt uses requests of half that size;
+//   - 400 and 422 (Loki rejected entries: too old, too far behind the stream's
+//     newest entry, line too long, bad labels...): the push is bisected down to
+//     the records Loki refuses on their own, which are written to the dead-letter
+//     file with Loki's answer and counted, then done (the others are delivered).
+//     Without a dead-letter file (Options.DeadLetter nil; the configuration
+//     requires one) the batch fails with a permanent error carrying Loki's
+//     answer, logged at error level by the Runner and retried until an operator
+//     acts: never silently dropped;
+//   - 401, 403, 404 and other 4xx: permanent (configuration or permissions), the
+//     batch waits; nothing is dead-lettered.
+package loki
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/klauspost/compress/s2"
+
+	"github.com/logferry/logferry/internal/config"
+	"github.com/logferry/logferry/internal/pipeline"
+	"github.com/logferry/logferry/internal/record"
+	"github.com/logferry/logferry/internal/sink"
+)
+
+// Defaults of Options.
+const (
+	DefaultPath            = "/loki/api/v1/push"
+	DefaultTimeout         = 30 * time.Second
+	DefaultMaxRequestBytes = 1 << 20
+)
+
+// maxResponseBytes caps how much of a response is read; maxErrorText how much of
+// it goes into errors and dead-letter lines.
+const (
+	maxResponseBytes = 64 << 10
+	maxErrorText     = 2048
+)
+
+// Options configures a Sink.
+type Options struct {
+	// URL is the push endpoint; a URL without a path gets DefaultPath. Required.
+	URL string
+	// Tenant is sent as X-Scope-OrgID when set.
+	Tenant string
+	// Routes maps a route name (record.RouteField) to the tenant of its records;
+	// records of other routes use Tenant.
+	Routes map[string]string
+	// JSON sends JSON bodies instead of snappy-compressed protobuf.
+	JSON bool
+	// NoGzip sends JSON bodies uncompressed (they are gzipped by default).
+	NoGzip bool
+	// Labels are the stream labels taken from the record; nil means DefaultLabels
+	// (an empty, non-nil slice: none).
+	Labels []Field
+	// StaticLabels are added to every stream.
+	StaticLabels []Label
+	// StructuredMetadata are the entry's metadata taken from the record; nil
+	// means DefaultStructuredMetadata (an empty, non-nil slice: none).
+	StructuredMetadata []Field
+	// LineRecord sends the whole record as the line (default: its message).
+	LineRecord bool
+	// Headers are added to every request.
+	Headers map[string]string
+	// Authorization returns the Authorization header of a request ("" none); it
+	// is called for every request, so that credentials read from files can change.
+	Authorization func() (string, error)
+	// TLS configures https (nil: system roots).
+	TLS *tls.Config
+	// Timeout bounds one request (default DefaultTimeout).
+	Timeout time.Duration
+	// MaxRequestBytes caps one uncompressed request body (default
+	// DefaultMaxRequestBytes); a single record larger than it is sent alone.
+	MaxRequestBytes int
+	// DeadLetter receives records Loki rejects for good, as JSON lines (Consume of
+	// a batch of one chunk); it must have accepted them durably when it returns
+	// nil. nil: such records fail the batch with a permanent error.
+	DeadLetter sink.Sink
+	// Logger (default slog.Default()).
+	Logger *slog.Logger
+	// Transport replaces the HTTP transport (tests).
+	Transport http.RoundTripper
+	// Now replaces time.Now (tests).
+	Now func() time.Time
+}
+
+// DefaultLabels returns the default stream labels (those of config.DefaultLokiSink).
+func DefaultLabels() []Field { return FieldsOf(config.DefaultLokiSink().Labels) }
+
+// DefaultStructuredMetadata returns the default structured metadata fields.
+func DefaultStructuredMetadata() []Field {
+	return FieldsOf(config.DefaultLokiSink().StructuredMetadata)
+}
+
+// FieldsOf turns a configured map (name → field paths separated by |) into Fields.
+func FieldsOf(m map[string]string) []Field {
+	out := make([]Field, 0, len(m))
+	for name, v := range m {
+		out = append(out, Field{Name: name, Paths: config.LokiFieldPaths(v)})
+	}
+	return out
+}
+
+// Failures counts failed requests by reason.
+type Failures struct {
+	Network     uint64 // no response: connection refused, reset, timeout
+	RateLimited uint64 // 429
+	Server      uint64 // 5xx, 408
+	TooLarge    uint64 // 413
+	Rejected    uint64 // 400, 422: Loki refused entries
+	Auth        uint64 // 401, 403
+	Client      uint64 // other 4xx (404, 405, 415...)
+}
+
+// Stats are a Sink's counters.
+type Stats struct {
+	Requests     uint64 // push requests sent (including failed ones)
+	Accepted     uint64 // records Loki accepted
+	Retried      uint64 // records left pending by a failed request
+	DeadLettered uint64 // records written to the dead-letter file
+	Failures     Failures
+}
+
+// Sink sends batches to the push API.
+type Sink struct {
+	name     string
+	url      string
+	tenants  []string       // tenants[0] is the default ("" none)
+	routes   map[string]int // route → index in tenants
+	json     bool
+	gzip     bool
+	headers  map[string]string
+	auth     func() (string, error)
+	timeout  time.Duration
+	maxBody  int
+	dead     sink.Sink
+	log      *slog.Logger
+	client   *http.Client
+	tr       http.RoundTripper
+	now      func() time.Time
+	ex       *extractor
+	hashSeed maphash.Seed
+
+	mu      sync.Mutex
+	closed  bool
+	state   *retry // the failed batch's state, nil when none
+	recs    []rec  // scratch
+	req     request
+	payload []byte // the compressed body
+	zbuf    bytes.Buffer
+	zw      *gzip.Writer
+
+	requests, accepted, retried, deadLettered                            atomic.Uint64
+	fNetwork, fRateLimited, fServer, fTooLarge, fRejected, fAuth, fOther atomic.Uint64
+}
+
+// rec locates one record of a batch: chunk index and byte range (without '\n'),
+// and its tenant (index in Sink.tenants).
+type rec struct {
+	chunk      int32
+	start, end int32
+	tenant     int32
+}
+
+func (r rec) data(b *pipeline.Batch) []byte { return b.Chunks[r.chunk].Data[r.start:r.end] }
+
+// retry is what is left of a batch after a failed Consume.
+type retry struct {
+	b       *pipeline.Batch
+	chunks  []*pipeline.Chunk
+	sizes   []int
+	sum     uint64
+	pending []rec  // not yet accepted
+	dead    []byte // dead-letter lines not yet written
+	deadN   int
+}
+
+// New returns a sink.
+func New(name string, o Options) (*Sink, error) {
+	u, err := url.Parse(o.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("loki: bad url %q", o.URL)
+	}
+	if u.Path == "" || u.Path == "/" {
+		u.Path = DefaultPath
+		u.RawPath = ""
+	}
+	s := &Sink{
+		name:     name,
+		url:      u.String(),
+		tenants:  []string{o.Tenant},
+		json:     o.JSON,
+		gzip:     o.JSON && !o.NoGzip,
+		headers:  o.Headers,
+		auth:     o.Authorization,
+		timeout:  o.Timeout,
+		maxBody:  o.MaxRequestBytes,
+		dead:     o.DeadLetter,
+		log:      o.Logger,
+		now:      o.Now,
+		hashSeed: maphash.MakeSeed(),
+	}
+	if s.timeout <= 0 {
+		s.timeout = DefaultTimeout
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = DefaultMaxRequestBytes
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.log = s.log.With("sink", name)
+	if s.now == nil {
+		s.now = time.Now
+	}
+	for route, tenant := range o.Routes {
+		if s.routes == nil {
+			s.routes = map[string]int{}
+		}
+		i := slices.Index(s.tenants, tenant)
+		if i < 0 {
+			i = len(s.tenants)
+			s.tenants = append(s.tenants, tenant)
+		}
+		s.routes[route] = i
+	}
+	labels, meta := o.Labels, o.StructuredMetadata
+	if labels == nil {
+		labels = DefaultLabels()
+	}
+	if meta == nil {
+		meta = DefaultStructuredMetadata()
+	}
+	s.ex = newExtractor(labels, o.StaticLabels, meta, o.LineRecord, s.now)
+	s.req.index = map[string]int{}
+	s.tr = o.Transport
+	if s.tr == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.TLSClientConfig = o.TLS
+		t.MaxIdleConnsPerHost = 2
+		t.ResponseHeaderTimeout = s.timeout
+		s.tr = t
+	}
+	s.client = &http.Client{Transport: s.tr}
+	s.zw, _ = gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
+	return s, nil
+}
+
+// Name implements sink.Sink.
+func (s *Sink) Name() string { return s.name }
+
+// Stats returns the counters.
+func (s *Sink) Stats() Stats {
+	return Stats{
+		Requests: s.requests.Load(), Accepted: s.accepted.Load(), Retried: s.retried.Load(),
+		DeadLettered: s.deadLettered.Load(),
+		Failures: Failures{
+			Network: s.fNetwork.Load(), RateLimited: s.fRateLimited.Load(), Server: s.fServer.Load(),
+			TooLarge: s.fTooLarge.Load(), Rejected: s.fRejected.Load(), Auth: s.fAuth.Load(), Client: s.fOther.Load(),
+		},
+	}
+}
+
+// Counts implements sink.Counter.
+func (s *Sink) Counts() sink.Counts { return sink.Counts{DeadLettered: s.deadLettered.Load()} }
+
+// Close implements sink.Sink.
+func (s *Sink) Close(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	s.state = nil
+	if t, ok := s.tr.(interface{ CloseIdleConnections() }); ok {
+		t.CloseIdleConnections()
+	}
+	if s.dead != nil {
+		return s.dead.Close(ctx)
+	}
+	return nil
+}
+
+// Consume implements sink.Sink.
+func (s *Sink) Consume(ctx context.Context, b *pipeline.Batch) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return sink.Permanent(sink.ErrClosed)
+	}
+	var recs []rec
+	var dead []byte
+	deadN := 0
+	if st := s.state; st != nil && s.sameBatch(st, b) {
+		recs, dead, deadN = st.pending, st.dead, st.deadN
+	} else {
+		s.recs = splitRecords(s.recs[:0], b)
+		if len(s.routes) > 0 {
+			s.setTenants(b, s.recs)
+		}
+		recs = s.recs
+	}
+	s.state = nil
+
+	// Dead-letter lines left by the previous attempt come first.
+	if deadN > 0 {
+		if err := s.writeDead(ctx, dead, deadN); err != nil {
+			s.keep(b, recs, dead, deadN)
+			return err
+		}
+		dead, deadN = nil, 0
+	}
+
+	var failure error
+	limit := s.maxBody // lowered for the rest of the attempt by a 413
+	probe := 0         // > 0 while bisecting a rejected push
+	for len(recs) > 0 {
+		lim := limit
+		if probe > 0 && probe < lim {
+			lim = probe
+		}
+		n, size := s.build(b, recs, lim)
+		status, err := s.post(ctx, s.tenants[recs[0].tenant])
+		if err == nil {
+			s.accepted.Add(uint64(n))
+			recs = recs[n:]
+			if probe > 0 {
+				if probe *= 2; probe >= limit {
+					probe = 0
+				}
+			}
+			continue
+		}
+		if status == http.StatusRequestEntityTooLarge && n > 1 {
+			limit = max(size/2, 1)
+			s.log.Warn("push too large for the server (HTTP 413); lower max_request_bytes", "bytes", size)
+			continue
+		}
+		if status == http.StatusBadRequest && metadataDisallowed(err) {
+			// Not a record's fault: every record would be refused.
+			failure = sink.Permanent(fmt.Errorf("%w (Loki does not accept structured metadata: enable it there, or set structured_metadata: {})", err))
+			break
+		}
+		if status == http.StatusBadRequest || status == http.StatusUnprocessableEntity || status == http.StatusRequestEntityTooLarge {
+			if s.dead == nil {
+				failure = sink.Permanent(fmt.Errorf("%w (no dead-letter file to keep them aside)", err))
+				break
+			}
+			if n > 1 {
+				probe = max(size/2, 1) // find the records Loki refuses
+				continue
+			}
+			dead = s.appendDead(dead, b, recs[0], status, err)
+			deadN++
+			recs = recs[1:]
+			continue
+		}
+		failure = err
+		break
+	}
+
+	if deadN > 0 {
+		if err := s.writeDead(ctx, dead, deadN); err != nil {
+			s.keep(b, recs, dead, deadN)
+			return err
+		}
+	}
+	if len(recs) > 0 {
+		s.retried.Add(uint64(len(recs)))
+		s.keep(b, recs, nil, 0)
+		err := fmt.Errorf("loki %s: %d of %d records not yet accepted: %w", s.name, len(recs), b.Records, failure)
+		if sink.IsPermanent(failure) {
+			return sink.Permanent(err)
+		}
+		return err
+	}
+	return nil
+}
+
+// keep saves what is left of b for the next Consume of the same batch.
+func (s *Sink) keep(b *pipeline.Batch, pending []rec, dead []byte, deadN int) {
+	st := &retry{b: b, pending: append([]rec(nil), pending...), dead: dead, deadN: deadN, sum: s.batchSum(b)}
+	for _, c := range b.Chunks {
+		st.chunks = append(st.chunks, c)
+		st.sizes = append(st.sizes, len(c.Data))
+	}
+	s.state = st
+}
+
+// sameBatch reports whether b is the batch st was kept for.
+func (s *Sink) sameBatch(st *retry, b *pipeline.Batch) bool {
+	if st.b != b || len(st.chunks) != len(b.Chunks) {
+		return false
+	}
+	for i, c := range b.Chunks {
+		if st.chunks[i] != c || st.sizes[i] != len(c.Data) {
+			return false
+		}
+	}
+	return st.sum == s.batchSum(b)
+}
+
+func (s *Sink) batchSum(b *pipeline.Batch) uint64 {
+	var h maphash.Hash
+	h.SetSeed(s.hashSeed)
+	for _, c := range b.Chunks {
+		h.Write(c.Data)
+	}
+	return h.Sum64()
+}
+
+// setTenants gives each record the tenant of its route, and groups the records by
+// tenant (a push has one tenant), keeping their order within each tenant.
+func (s *Sink) setTenants(b *pipeline.Batch, recs []rec) {
+	mixed := false
+	for i := range recs {
+		if v, ok := record.Scalar(record.Lookup(recs[i].data(b), record.RouteField)); ok {
+			if t, ok := s.routes[string(v)]; ok {
+				recs[i].tenant = int32(t)
+			}
+		}
+		mixed = mixed || recs[i].tenant != recs[0].tenant
+	}
+	if mixed {
+		slices.SortStableFunc(recs, func(a, b rec) int { return int(a.tenant - b.tenant) })
+	}
+}
+
+// splitRecords appends the records of b.
+func splitRecords(dst []rec, b *pipeline.Batch) []rec {
+	for ci, c := range b.Chunks {
+		d := c.Data
+		for start := 0; start < len(d); {
+			end := bytes.IndexByte(d[start:], '\n')
+			next := 0
+			if end < 0 {
+				end = len(d)
+				next = end
+			} else {
+				end += start
+				next = end + 1
+			}
+			if end > start {
+				dst = append(dst, rec{chunk: int32(ci), start: int32(start), end: int32(end)})
+			}
+			start = next
+		}
+	}
+	return dst
+}
+
+// request is the push being built: its streams, in order of first appearance.
+type request struct {
+	streams []stream
+	n       int            // streams in use
+	index   map[string]int // selector → stream
+	labels  []kv           // scratch
+	meta    []kv           // scratch
+	key     []byte         // scratch
+	body    []byte         // the uncompressed body
+}
+
+type stream struct {
+	labels  []byte // the selector (protobuf) or the labels object (JSON)
+	entries []byte // encoded entries
+	count   int
+}
+
+// build encodes into s.payload the first records of recs that fit a request of
+// limit uncompressed bytes (at least one) and returns how many it took and the
+// uncompressed size.
+func (s *Sink) build(b *pipeline.Batch, recs []rec, limit int) (n, size int) {
+	q := &s.req
+	q.n = 0
+	clear(q.index)
+	total := len(`{"streams":[]}`)
+	for _, r := range recs {
+		if r.tenant != recs[0].tenant {
+			break // one tenant per push
+		}
+		d := r.data(b)
+		q.labels = s.ex.labels(q.labels[:0], d)
+		q.key = appendSelector(q.key[:0], q.labels)
+		si, ok := q.index[string(q.key)]
+		added := 0
+		if !ok {
+			if q.n == len(q.streams) {
+				q.streams = append(q.streams, stream{})
+			}
+			si = q.n
+			q.n++
+			st := &q.streams[si]
+			st.count = 0
+			st.entries = st.entries[:0]
+			if s.json {
+				st.labels = appendJSONLabels(st.labels[:0], q.labels)
+				added = len(st.labels) + len(`{"stream":,"values":[]},`)
+			} else {
+				st.labels = append(st.labels[:0], q.key...)
+				added = sizeBytesField(len(st.labels)) + 6 // the stream's tag and length
+			}
+			q.index[string(q.key)] = si
+		}
+		st := &q.streams[si]
+		mark := len(st.entries)
+		ts := s.ex.timestamp(d)
+		line := s.ex.line(d)
+		q.meta = s.ex.metadata(q.meta[:0], d)
+		if s.json {
+			if st.count > 0 {
+				st.entries = append(st.entries, ',')
+			}
+			st.entries = appendJSONValue(st.entries, ts, line, q.meta)
+		} else {
+			st.entries = appendProtoEntry(st.entries, ts, line, q.meta)
+		}
+		added += len(st.entries) - mark
+		if n > 0 && total+added > limit {
+			st.entries = st.entries[:mark]
+			if !ok {
+				q.n--
+				delete(q.index, string(q.key))
+			}
+			break
+		}
+		st.count++
+		total += added
+		n++
+	}
+
+	// Assemble the body.
+	q.body = q.body[:0]
+	if s.json {
+		q.body = append(q.body, `{"streams":[`...)
+		for i := range q.n {
+			st := &q.streams[i]
+			if i > 0 {
+				q.body = append(q.body, ',')
+			}
+			q.body = append(q.body, `{"stream":`...)
+			q.body = append(q.body, st.labels...)
+			q.body = append(q.body, `,"values":[`...)
+			q.body = append(q.body, st.entries...)
+			q.body = append(q.body, "]}"...)
+		}
+		q.body = append(q.body, "]}"...)
+	} else {
+		for i := range q.n {
+			st := &q.streams[i]
+			q.body = appendTag(q.body, 1, wireBytes)
+			q.body = appendUvarint(q.body, uint64(sizeBytesField(len(st.labels))+len(st.entries)))
+			q.body = appendBytesField(q.body, 1, st.labels)
+			q.body = append(q.body, st.entries...)
+		}
+	}
+	switch {
+	case !s.json:
+		s.payload = s2.EncodeSnappy(s.payload[:cap(s.payload)], q.body)
+	case s.gzip:
+		s.zbuf.Reset()
+		s.zw.Reset(&s.zbuf)
+		_, _ = s.zw.Write(q.body)
+		_ = s.zw.Close()
+		s.payload = s.zbuf.Bytes()
+	default:
+		s.payload = q.body
+	}
+	return n, len(q.body)
+}
+
+// statusError is a push answered with an error status.
+type statusError struct {
+	status int
+	msg    string
+}
+
+func (e *statusError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.status, e.msg) }
+
+// post sends s.payload and returns the response's status (0 when there is none)
+// and, unless it is 2xx, an error: marked permanent for 401, 403 and 4xx other than
+// 400, 408, 413, 422 and 429 (which Consume handles).
+func (s *Sink) post(ctx context.Context, tenant string) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(s.payload))
+	if err != nil {
+		return 0, sink.Permanent(err)
+	}
+	for k, v := range s.headers {
+		req.Header.Set(k, v)
+	}
+	if s.json {
+		req.Header.Set("Content-Type", "application/json")
+		if s.gzip {
+			req.Header.Set("Content-Encoding", "gzip")
+		}
+	} else {
+		req.Header.Set("Content-Type", "application/x-protobuf")
+	}
+	req.Header.Set("User-Agent", "logferry")
+	if tenant != "" {
+		req.Header.Set("X-Scope-OrgID", tenant)
+	}
+	if s.auth != nil {
+		a, err := s.auth()
+		if err != nil {
+			s.fAuth.Add(1)
+			return 0, fmt.Errorf("loki %s: credentials: %w", s.name, err)
+		}
+		if a != "" {
+			req.Header.Set("Authorization", a)
+		}
+	}
+	s.requests.Add(1)
+	resp, err := s.client.Do(req)
+	if err != nil {
+		s.fNetwork.Add(1)
+		return 0, fmt.Errorf("push to %s: %w", s.url, err)
+	}
+	defer resp.Body.Close()
+	body, rerr := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // let the connection be reused
+	code := resp.StatusCode
+	if code >= 200 && code < 300 {
+		return code, nil // the push is accepted even if the body could not be read
+	}
+	if rerr != nil && len(body) == 0 {
+		body = []byte(rerr.Error())
+	}
+	err = fmt.Errorf("push to %s: %w", s.url, &statusError{status: code, msg: responseText(body)})
+	switch {
+	case code == http.StatusTooManyRequests:
+		s.fRateLimited.Add(1)
+	case code >= 500 || code == http.StatusRequestTimeout || code < 200 || code >= 300 && code < 400:
+		s.fServer.Add(1)
+	case code == http.StatusRequestEntityTooLarge:
+		s.fTooLarge.Add(1)
+	case code == http.StatusBadRequest || code == http.StatusUnprocessableEntity:
+		s.fRejected.Add(1)
+	case code == http.StatusUnauthorized || code == http.StatusForbidden:
+		s.fAuth.Add(1)
+		err = sink.Permanent(err)
+	default:
+		s.fOther.Add(1)
+		err = sink.Permanent(err)
+	}
+	return code, err
+}
+
+// metadataDisallowed reports whether err is Loki refusing structured metadata as
+// such (allow_structured_metadata off, or a schema before v13).
+func metadataDisallowed(err error) bool {
+	var se *statusError
+	if !errors.As(err, &se) {
+		return false
+	}
+	m := strings.ToLower(se.msg)
+	return strings.Contains(m, "structured metadata") && (strings.Contains(m, "disallowed") || strings.Contains(m, "not allowed") || strings.Contains(m, "not supported"))
+}
+
+// responseText renders an error response for messages: Loki answers plain text, one
+// line per problem (compatible servers may answer JSON); it is cut at maxErrorText.
+func responseText(body []byte) string {
+	t := strings.TrimSpace(string(bytes.ToValidUTF8(body, []byte("\uFFFD"))))
+	if t == "" {
+		return "(no response body)"
+	}
+	if len(t) > maxErrorText {
+		t = t[:maxErrorText] + "..."
+	}
+	return t
+}
+
+// deadLine is one line of the dead-letter file.
+type deadLine struct {
+	Time   string `json:"time"`
+	Sink   string `json:"sink"`
+	Status int    `json:"status"`
+	Error  string `json:"error"`
+	Tenant string `json:"tenant,omitempty"`
+	Labels string `json:"labels"`
+	// Record is the record when it is valid JSON; RecordText holds it as a string
+	// otherwise.
+	Record     json.RawMessage `json:"record,omitempty"`
+	RecordText string          `json:"record_text,omitempty"`
+}
+
+// appendDead appends the dead-letter line of r (a copy: the batch's data is not
+// kept).
+func (s *Sink) appendDead(dst []byte, b *pipeline.Batch, r rec, status int, cause error) []byte {
+	d := r.data(b)
+	msg := cause.Error()
+	var se *statusError
+	if errors.As(cause, &se) {
+		msg = se.msg
+	}
+	l := deadLine{
+		Time: s.now().UTC().Format(time.RFC3339Nano), Sink: s.name, Status: status, Error: msg, Tenant: s.tenants[r.tenant],
+		Labels: string(appendSelector(nil, s.ex.labels(nil, d))),
+	}
+	if json.Valid(d) {
+		l.Record = d
+	} else {
+		l.RecordText = string(d)
+	}
+	line, err := json.Marshal(l)
+	if err != nil { // cannot happen: every part is valid
+		line = fmt.Appendf(nil, `{"sink":%q,"status":%d,"record_text":%q}`, s.name, status, d)
+	}
+	s.log.Warn("record rejected by Loki; written to the dead-letter file", "labels", l.Labels, "status", status, "error", msg)
+	dst = append(dst, line...)
+	return append(dst, '\n')
+}
+
+func (s *Sink) writeDead(ctx context.Context, lines []byte, n int) error {
+	b := &pipeline.Batch{}
+	b.Add(&pipeline.Chunk{Data: lines, Records: n})
+	if err := s.dead.Consume(ctx, b); err != nil {
+		return fmt.Errorf("loki %s: writing %d records to the dead-letter file: %w", s.name, n, err)
+	}
+	s.deadLettered.Add(uint64(n))
+	return nil
+}
+
+var _ sink.Counter = (*Sink)(nil)
