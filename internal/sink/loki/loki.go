@@ -754,12 +754,18 @@ func (s *Sink) appendDead(dst []byte, b *pipeline.Batch, r rec, status int, caus
 	} else {
 		l.RecordText = string(d)
 	}
-	line, err := json.Marshal(l)
+	// Not json.Marshal: it would escape <, > and & in the record (and U+2028,
+	// U+2029), which must be kept as it was sent.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(l)
+	line := buf.Bytes()
 	if err != nil { // cannot happen: every part is valid
 		line = fmt.Appendf(nil, `{"sink":%q,"status":%d,"record_text":%q}`, s.name, status, d)
 	}
 	s.log.Warn("record rejected by Loki; written to the dead-letter file", "labels", l.Labels, "status", status, "error", msg)
-	dst = append(dst, line...)
+	dst = append(dst, bytes.TrimSuffix(line, []byte("\n"))...)
 	return append(dst, '\n')
 }
 

@@ -498,6 +498,33 @@ func TestDeadLetterFailure(t *testing.T) {
 	}
 }
 
+// TestDeadLetterVerbatim: the dead-letter line holds the record byte for byte, even
+// with characters encoding/json would escape (<, >, &, U+2028).
+func TestDeadLetterVerbatim(t *testing.T) {
+	c := newCapture(t, func(int, pushed) (int, string) { return 400, "line too long" })
+	deadPath := filepath.Join(t.TempDir(), "dead.jsonl")
+	dl, err := sink.NewFile("dl", sink.FileOptions{Path: deadPath, Fsync: true, MaxFiles: 1, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newSink(t, c.URL, Options{DeadLetter: dl})
+	r := recLine("a", "w", "p", "c", "1", "if a<b && c>d {}\u2028", t0)
+	if err := s.Consume(t.Context(), batchOf([]string{r})); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(deadPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct{ Record json.RawMessage }
+	if err := json.Unmarshal(data, &d); err != nil {
+		t.Fatal(err)
+	}
+	if want := strings.TrimSuffix(r, "\n"); string(d.Record) != want || strings.Count(string(data), "\n") != 1 {
+		t.Fatalf("dead letter %q\nrecord %q", data, want)
+	}
+}
+
 type flakySink struct {
 	fail, lines int
 }
