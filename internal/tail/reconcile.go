@@ -25,7 +25,7 @@ func (m *Manager) reconcile(g *group) {
 	if testHookBeforeList != nil {
 		testHookBeforeList(g.g.Dir)
 	}
-	ents, err := stableList(g.g.Dir)
+	ents, listed, err := stableList(g.g.Dir)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			m.o.Stats.OpenErrors.Add(1)
@@ -38,8 +38,15 @@ func (m *Manager) reconcile(g *group) {
 	if g.g.RefreshMetadata() {
 		m.adoptMetadata(g)
 	}
-	seen := make(map[*file]bool, len(g.files)) // listed now, under a name or a copy's
-	known := len(g.files)                      // files opened below are appended
+	// seen: listed now, under any name (the stable listing's inodes: a later Lstat can
+	// miss a file renamed meanwhile) or as a copy's data.
+	seen := make(map[*file]bool, len(g.files))
+	for _, f := range g.files {
+		if f.r != nil && listed[f.ino] {
+			seen[f] = true
+		}
+	}
+	known := len(g.files) // files opened below are appended
 	var copies []copied
 	names := make([]discover.Name, len(ents))
 	valid := make([]bool, len(ents))
@@ -108,17 +115,28 @@ func (m *Manager) reconcile(g *group) {
 		pos.Gz = c.f.name.Gz
 		c.f.name = pos
 	}
-	// A file that left the directory (no name, no copy) keeps the name it had when
+	// A file that was deleted (no name, no copy, no links) keeps the name it had when
 	// last seen, which can be stale by several rotations: runtimes delete the oldest
 	// files first, so it is older than every file of its instance still listed. Such
-	// files go first, in the order they already had.
+	// files go first, in the order they already had. (A file merely not listed but
+	// still linked was renamed after the listing: its name is the best guess.)
+	gone := make(map[*file]bool)
+	for _, f := range g.files {
+		if !seen[f] && f.r != nil {
+			if fi, err := statReader(f.r); err == nil {
+				if _, _, nlink := devIno(fi); nlink == 0 {
+					gone[f] = true
+				}
+			}
+		}
+	}
 	sort.SliceStable(g.files, func(i, j int) bool {
 		a, b := g.files[i], g.files[j]
 		if a.name.Restart != b.name.Restart {
 			return a.name.Restart < b.name.Restart
 		}
-		if goneA, goneB := !seen[a], !seen[b]; goneA || goneB {
-			return goneA && !goneB
+		if gone[a] || gone[b] {
+			return gone[a] && !gone[b]
 		}
 		return a.name.Less(b.name)
 	})
@@ -128,16 +146,17 @@ func (m *Manager) reconcile(g *group) {
 // directory: it lets a test change the directory at the worst moment.
 var testHookBeforeList func(dir string)
 
-// stableList lists dir until two listings agree on every name's inode. A rotation
+// stableList lists dir until two listings agree on every name's inode, and returns the
+// entries and the inodes they had. A rotation
 // renames several files in a row (docker shifts .1 to .2 and the live file to .1); one
 // listing taken in the middle can miss a file entirely, and reading the files of a
 // container in order depends on seeing all of them.
-func stableList(dir string) ([]os.DirEntry, error) {
+func stableList(dir string) ([]os.DirEntry, map[uint64]bool, error) {
 	var prev map[string]uint64
 	for attempt := 0; ; attempt++ {
 		ents, err := os.ReadDir(dir)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		cur := make(map[string]uint64, len(ents))
 		for _, e := range ents {
@@ -147,7 +166,11 @@ func stableList(dir string) ([]os.DirEntry, error) {
 			}
 		}
 		if attempt >= 4 || sameListing(prev, cur) {
-			return ents, nil
+			inodes := make(map[uint64]bool, len(cur))
+			for _, ino := range cur {
+				inodes[ino] = true
+			}
+			return ents, inodes, nil
 		}
 		prev = cur
 	}
@@ -181,6 +204,17 @@ func (g *group) byInode(dev, ino uint64) *file {
 		}
 	}
 	return nil
+}
+
+// newerInstanceHasData reports whether a file of the group from a container instance
+// newer than restart has data (the runtime moved on: kubelet layout).
+func (g *group) newerInstanceHasData(restart int) bool {
+	for _, o := range g.files {
+		if o.name.Restart > restart && o.size > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // copied is a file of the group found again under another name (its gzipped copy).
@@ -236,7 +270,10 @@ func (m *Manager) add(g *group, path string, n discover.Name, fi os.FileInfo, de
 		}
 		if e, ok := m.o.Store.Lookup(f.key); ok {
 			f.readOff = e.Offset
-			if !n.Live() && f.size >= 0 && e.Offset >= f.size {
+			// A live file can grow, unless a newer instance of the container has
+			// written (as in isFinal): then it is done too, and opening it again would
+			// make it the group's head and flush the newer instance's partial lines.
+			if (!n.Live() || g.newerInstanceHasData(n.Restart)) && f.size >= 0 && e.Offset >= f.size {
 				m.o.Logger.Debug("file already read to its end", "path", path, "fp", f.fp, "offset", e.Offset, "size", f.size)
 				f.close() // already read to its end
 				return nil
