@@ -74,7 +74,7 @@ func (a *Agent) runnerOptions(c config.Sink) sink.RunnerOptions {
 		MaxWait:          c.Batch.MaxWait,
 		Backoff:          sink.Backoff{Initial: c.Retry.InitialBackoff, Max: c.Retry.MaxBackoff},
 		MaxRetryDuration: c.Retry.MaxDuration,
-		Logger:           a.log.With("sink", c.Name),
+		Logger:           a.log, // the runner adds "sink"
 	}
 	if a.metrics != nil {
 		o.Observe = a.metrics.SinkObserver(c.Name, c.Type)

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -226,6 +227,9 @@ func rowPairs(rows []map[string]string) [][2]string {
 // every bulk request that was forwarded and answered 2xx.
 type bulkProxy struct {
 	url string
+	// down, while set, answers every bulk request 503 without forwarding it (an
+	// outage of the cluster).
+	down atomic.Bool
 
 	mu         sync.Mutex
 	requests   int         // bulk requests received
@@ -301,6 +305,12 @@ func newBulkProxy(t *testing.T, target string) *bulkProxy {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasSuffix(r.URL.Path, "/_bulk") {
 			rp.ServeHTTP(w, r)
+			return
+		}
+		if p.down.Load() {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, `{"error":{"type":"cluster_block_exception","reason":"outage simulated by the test"},"status":503}`)
 			return
 		}
 		body, err := io.ReadAll(r.Body)
