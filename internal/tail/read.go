@@ -195,15 +195,8 @@ func (w *worker) read(ctx context.Context, g *group, f *file, max int) (n int, a
 			}
 		}
 	}
-	if !f.fpKnown {
-		w.m.fingerprint(g, f, f.finalSeen)
-		if !f.fpKnown {
-			return 0, true, nil
-		}
-		if w.m.startAtEnd() && f.name.Live() {
-			f.readOff = lastLineStart(f.r, f.size)
-		}
-		w.m.track(f)
+	if !w.m.identify(g, f, f.finalSeen) {
+		return 0, true, nil
 	}
 	if f.serial == 0 {
 		if err := w.bind(ctx, g, f); err != nil {

@@ -261,8 +261,14 @@ func (m *Manager) add(g *group, path string, n discover.Name, fi os.FileInfo, de
 	}
 	m.fingerprint(g, f, n.Gz)
 	if f.fpKnown {
-		// The same data under another name (a rotation and its .gz) is read once.
+		// The same data under another name (a rotation and its .gz) is read once. A
+		// file opened while it was empty has no fingerprint yet, though it may have
+		// been filled, rotated and compressed since: take it now, or its copy would
+		// be read as new data.
 		for _, o := range g.files {
+			if o.r != nil {
+				m.identify(g, o, false)
+			}
 			if o.fpKnown && o.fp == f.fp {
 				f.close()
 				return o
@@ -291,6 +297,24 @@ func (m *Manager) add(g *group, path string, n discover.Name, fi os.FileInfo, de
 	g.files = append(g.files, f)
 	m.o.Logger.Debug("file opened", "path", path, "ino", ino, "fp", f.fp, "fp_known", f.fpKnown, "offset", f.readOff, "size", f.size)
 	return nil
+}
+
+// identify gives a file opened before its first line was complete its fingerprint,
+// once it has one, and starts tracking its acknowledgements (from its start: it had
+// no checkpoint when opened). It reports whether f is identified.
+func (m *Manager) identify(g *group, f *file, final bool) bool {
+	if f.fpKnown {
+		return true
+	}
+	m.fingerprint(g, f, final)
+	if !f.fpKnown {
+		return false
+	}
+	if m.startAtEnd() && f.name.Live() {
+		f.readOff = lastLineStart(f.r, f.size)
+	}
+	m.track(f)
+	return true
 }
 
 // fingerprint computes f's identity once its first line is complete.

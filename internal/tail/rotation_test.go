@@ -208,3 +208,47 @@ func TestDeletedFileReadBeforeNewer(t *testing.T) {
 		}
 	}
 }
+
+// TestCopyOfFileOpenedEmpty: the live file is opened while still empty (no
+// fingerprint yet); before the agent reads it again it is filled, rotated, compressed
+// and its plain name removed. Its .gz copy is the same data: read once, in order.
+func TestCopyOfFileOpenedEmpty(t *testing.T) {
+	root := t.TempDir()
+	d := dockerInstance{id: "0f0f0f0f", restart: 0}
+	if err := os.MkdirAll(d.dir(root), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d.writeConfig(t, root)
+	live := d.log(root)
+	if err := os.WriteFile(live, nil, 0o640); err != nil {
+		t.Fatal(err)
+	}
+
+	c := &collector{}
+	m := newTestManager(t, 1, 64<<10, c.send)
+	m.o.PollInterval = time.Hour // read only when discovery says so
+	dg := d.group(root, true)
+	m.Changed(dg)
+	m.Sync([]discover.Group{dg})
+	stop := startManager(t, m)
+	defer stop()
+	time.Sleep(50 * time.Millisecond) // the empty file is open
+
+	d.writeLines(t, root, "old", 0, 10)
+	if err := os.Rename(live, live+".1"); err != nil {
+		t.Fatal(err)
+	}
+	gzipAway(t, live+".1", live+".1.gz")
+	d.writeLines(t, root, "old", 10, 15)
+
+	m.Changed(dg)
+	got := runUntil(t, m, c, 15)
+	for i, r := range got {
+		if want := "old-" + pad4(i); i >= 15 || r.Message[:8] != want {
+			t.Fatalf("record %d is %q, want %s (records: %v)", i, r.Message[:8], want, messagesOf(got))
+		}
+	}
+	if len(got) != 15 {
+		t.Fatalf("%d records, want 15: %v", len(got), messagesOf(got))
+	}
+}
