@@ -1,0 +1,60 @@
+package record
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// FuzzLookup checks Lookup against encoding/json on valid JSON objects: a top-level
+// key (without dots, so paths are unambiguous) is found exactly when json finds it,
+// with the same value.
+func FuzzLookup(f *testing.F) {
+	f.Add(`{"a":"x\"y\\","b":{"c":[1,"]\\\\"]},"k":"v"}`, "k")
+	f.Add(`{"message":"a \\\\\" b","event":{"id":"1"}}`, "event")
+	f.Add(`{"s":"\\\\","t":"\\\"","u":3}`, "u")
+	f.Fuzz(func(t *testing.T, doc, key string) {
+		var m map[string]json.RawMessage
+		if json.Unmarshal([]byte(doc), &m) != nil || key == "" || strings.ContainsFunc(key, func(r rune) bool {
+			return r == '.' || r == '\\' || r == '"' || r < 0x20 || r >= 0x7f
+		}) {
+			return // keys Lookup compares raw: only those JSON writes as they are
+		}
+		if !json.Valid([]byte(doc)) || strings.Count(doc, `"`+key+`"`) > 1 {
+			return // duplicate keys: json keeps the last, Lookup the first
+		}
+		want, found := m[key]
+		got := Lookup([]byte(doc), key)
+		if !found {
+			if got != nil {
+				t.Fatalf("Lookup(%q, %q) = %q, json finds no such key", doc, key, got)
+			}
+			return
+		}
+		if !strings.Contains(doc, `"`+key+`"`) {
+			return // present only in an escaped spelling, which Lookup does not match
+		}
+		var a, b bytes.Buffer
+		if json.Compact(&a, want) != nil || json.Compact(&b, got) != nil || a.String() != b.String() {
+			t.Fatalf("Lookup(%q, %q) = %q, json says %q", doc, key, got, want)
+		}
+	})
+}
+
+func BenchmarkLookup(b *testing.B) {
+	rec := []byte(`{"@timestamp":"2026-11-22T15:19:10.014328837Z","stream":"stdout","message":"GET /api/v1/orders/12345 200 3ms \"curl/8.5\" ` +
+		strings.Repeat("x", 120) + `","log":{"file":{"path":"/var/log/pods/shop_web-0_u1/app/0.log"},"offset":123456},` +
+		`"kubernetes":{"namespace":"shop","pod":{"name":"web-0","uid":"0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"},"container":{"name":"app"}},` +
+		`"event":{"id":"ffca41a9d5cbe1cc-1e240"}}`)
+	for _, path := range []string{"kubernetes.pod.uid", "event.id"} {
+		b.Run(path, func(b *testing.B) {
+			b.SetBytes(int64(len(rec)))
+			for b.Loop() {
+				if Lookup(rec, path) == nil {
+					b.Fatal("not found")
+				}
+			}
+		})
+	}
+}
