@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/logferry/logferry/internal/podconfig"
 )
@@ -34,68 +33,36 @@ type ElasticsearchSink struct {
 	// Parameters (parameters) are query parameters added to every bulk request
 	// (e.g. pipeline, or VictoriaLogs' _msg_field).
 	Parameters map[string]string
-	// Username (username) with Password (password) or PasswordFile
-	// (password_file) use basic authentication.
-	Username     string
-	Password     string
-	PasswordFile string
 	// APIKey (api_key) or APIKeyFile (api_key_file): an Elasticsearch API key,
-	// either encoded (as returned by the API) or id:key.
+	// either encoded (as returned by the API) or id:key. The file is read when
+	// the sink starts and again when it changes.
 	APIKey     string
 	APIKeyFile string
-	// BearerToken (bearer_token) or BearerTokenFile (bearer_token_file): a
-	// bearer token.
-	BearerToken     string
-	BearerTokenFile string
-	// CAFile (ca_file) is a PEM bundle of the CAs to trust instead of the
-	// system's; CertFile (cert_file) and KeyFile (key_file) a client
-	// certificate; InsecureSkipVerify (insecure_skip_verify) turns off server
-	// certificate verification (default false: only ever set it explicitly).
-	CAFile             string
-	CertFile           string
-	KeyFile            string
-	InsecureSkipVerify *bool
-	// Timeout (timeout) bounds one bulk request. Default 30s.
-	Timeout time.Duration
+	// HTTPClient are the other authentication methods (username, password,
+	// password_file, bearer_token, bearer_token_file), TLS (ca_file, cert_file,
+	// key_file, insecure_skip_verify) and timeout: one bulk request.
+	HTTPClient
 	// MaxRequestBytes (max_request_bytes) caps the uncompressed body of one
 	// bulk request; larger batches are split. Default 8MiB; at least 1KiB.
 	MaxRequestBytes Size
-	// DeadLetterPath (dead_letter_path) is the JSON-lines file that records
-	// rejected for good (mapping errors and other 4xx items) are written to,
-	// with their error. Required.
-	DeadLetterPath string
-	// DeadLetterMaxSize (dead_letter_max_size) rotates the dead-letter file;
-	// DeadLetterMaxFiles (dead_letter_max_files) rotated files are kept.
-	// Defaults 100MiB and 5.
-	DeadLetterMaxSize  Size
-	DeadLetterMaxFiles int
+	// DeadLetter (dead_letter_path, dead_letter_max_size,
+	// dead_letter_max_files): records rejected for good (mapping errors and
+	// other 4xx items) are written there with their error. Required.
+	DeadLetter
 }
 
 func (e *ElasticsearchSink) fields() []field {
-	return []field{
+	return append([]field{
 		{"urls", strList(&e.URLs)},
 		{"index", str(&e.Index)},
 		{"routes", stringMap(&e.Routes)},
 		{"data_stream", boolean(&e.DataStream)},
 		{"compression", str(&e.Compression)},
 		{"parameters", stringMap(&e.Parameters)},
-		{"username", str(&e.Username)},
-		{"password", str(&e.Password)},
-		{"password_file", str(&e.PasswordFile)},
 		{"api_key", str(&e.APIKey)},
 		{"api_key_file", str(&e.APIKeyFile)},
-		{"bearer_token", str(&e.BearerToken)},
-		{"bearer_token_file", str(&e.BearerTokenFile)},
-		{"ca_file", str(&e.CAFile)},
-		{"cert_file", str(&e.CertFile)},
-		{"key_file", str(&e.KeyFile)},
-		{"insecure_skip_verify", boolean(&e.InsecureSkipVerify)},
-		{"timeout", duration(&e.Timeout)},
 		{"max_request_bytes", size(&e.MaxRequestBytes)},
-		{"dead_letter_path", str(&e.DeadLetterPath)},
-		{"dead_letter_max_size", size(&e.DeadLetterMaxSize)},
-		{"dead_letter_max_files", integer(&e.DeadLetterMaxFiles)},
-	}
+	}, append(e.HTTPClient.fields(), e.DeadLetter.fields()...)...)
 }
 
 // validate checks an elasticsearch sink's settings; key is the prefix of their keys
@@ -137,45 +104,16 @@ func (e *ElasticsearchSink) validate(key string, r *rules) {
 			r.add(key+"parameters", "empty parameter name")
 		}
 	}
-	methods := 0
-	if e.Username != "" || e.Password != "" || e.PasswordFile != "" {
-		methods++
-		if e.Username == "" {
-			r.add(key+"username", "required with password or password_file")
-		}
-		if e.Password != "" && e.PasswordFile != "" {
-			r.add(key+"password_file", "set password or password_file, not both")
-		}
-	}
+	apiKey := 0
 	if e.APIKey != "" || e.APIKeyFile != "" {
-		methods++
-		if e.APIKey != "" && e.APIKeyFile != "" {
-			r.add(key+"api_key_file", "set api_key or api_key_file, not both")
-		}
+		apiKey = 1
+		r.notBoth(key, "api_key", e.APIKey, "api_key_file", e.APIKeyFile)
 	}
-	if e.BearerToken != "" || e.BearerTokenFile != "" {
-		methods++
-		if e.BearerToken != "" && e.BearerTokenFile != "" {
-			r.add(key+"bearer_token_file", "set bearer_token or bearer_token_file, not both")
-		}
-	}
-	if methods > 1 {
-		r.add(key+"username", "choose one authentication: username/password, api_key or bearer_token")
-	}
-	if (e.CertFile == "") != (e.KeyFile == "") {
-		r.add(key+"cert_file", "cert_file and key_file go together")
-	}
-	r.durationAtLeast(key+"timeout", e.Timeout, 0)
+	e.HTTPClient.validate(key, r, apiKey, "username/password, api_key or bearer_token")
 	if e.MaxRequestBytes != 0 {
 		r.sizeBetween(key+"max_request_bytes", e.MaxRequestBytes, KiB, GiB)
 	}
-	if e.DeadLetterPath == "" {
-		r.add(key+"dead_letter_path", "required for sink type elasticsearch: records the cluster rejects for good are written there")
-	}
-	r.sizeAtLeast(key+"dead_letter_max_size", e.DeadLetterMaxSize, 0)
-	if e.DeadLetterMaxFiles < 0 {
-		r.add(key+"dead_letter_max_files", "must be at least 0, got %d", e.DeadLetterMaxFiles)
-	}
+	e.DeadLetter.validate(key, r, "sink type elasticsearch: records the cluster rejects for good are written there")
 }
 
 // CheckIndexTemplate returns what is wrong with an index template, or "".

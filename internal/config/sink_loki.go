@@ -46,37 +46,18 @@ type LokiSink struct {
 	Line string
 	// Headers (headers) are HTTP headers added to every push. Default none.
 	Headers map[string]string
-	// Username (username) with Password (password) or PasswordFile
-	// (password_file) use basic authentication; BearerToken (bearer_token) or
-	// BearerTokenFile (bearer_token_file) a bearer token. Files are re-read when
-	// they change.
-	Username        string
-	Password        string
-	PasswordFile    string
-	BearerToken     string
-	BearerTokenFile string
-	// CAFile (ca_file) is a PEM bundle of the CAs to trust instead of the
-	// system's; CertFile (cert_file) and KeyFile (key_file) a client
-	// certificate; InsecureSkipVerify (insecure_skip_verify) turns off server
-	// certificate verification (default false: only ever set it explicitly).
-	CAFile             string
-	CertFile           string
-	KeyFile            string
-	InsecureSkipVerify *bool
-	// Timeout (timeout) bounds one push request. Default 30s.
-	Timeout time.Duration
+	// HTTPClient are the authentication (username, password, password_file,
+	// bearer_token, bearer_token_file), TLS (ca_file, cert_file, key_file,
+	// insecure_skip_verify) and timeout: one push request.
+	HTTPClient
 	// MaxRequestBytes (max_request_bytes) caps the uncompressed body of one
 	// push; larger batches are split. Default 1MiB; 1KiB to 64MiB.
 	MaxRequestBytes Size
-	// DeadLetterPath (dead_letter_path) is the JSON-lines file that records Loki
-	// rejects for good (HTTP 400: too old, too far behind, line too long...) are
-	// written to, with Loki's answer. Required.
-	DeadLetterPath string
-	// DeadLetterMaxSize (dead_letter_max_size) rotates the dead-letter file;
-	// DeadLetterMaxFiles (dead_letter_max_files) rotated files are kept.
-	// Defaults 100MiB and 5.
-	DeadLetterMaxSize  Size
-	DeadLetterMaxFiles int
+	// DeadLetter (dead_letter_path, dead_letter_max_size,
+	// dead_letter_max_files): records Loki rejects for good (HTTP 400: too old,
+	// too far behind, line too long...) are written there with Loki's answer.
+	// Required.
+	DeadLetter
 }
 
 // LokiWorkloadFields are the record fields of the default workload label: the
@@ -100,16 +81,15 @@ func DefaultLokiSink() LokiSink {
 			"stream":   "stream",
 			"event_id": "event.id",
 		},
-		Line:               "message",
-		Timeout:            30 * time.Second,
-		MaxRequestBytes:    1 * MiB,
-		DeadLetterMaxSize:  100 * MiB,
-		DeadLetterMaxFiles: 5,
+		Line:            "message",
+		HTTPClient:      HTTPClient{Timeout: 30 * time.Second},
+		MaxRequestBytes: 1 * MiB,
+		DeadLetter:      DeadLetter{DeadLetterMaxSize: 100 * MiB, DeadLetterMaxFiles: 5},
 	}
 }
 
 func (l *LokiSink) fields() []field {
-	return []field{
+	return append([]field{
 		{"url", str(&l.URL)},
 		{"tenant", str(&l.Tenant)},
 		{"routes", stringMap(&l.Routes)},
@@ -120,21 +100,8 @@ func (l *LokiSink) fields() []field {
 		{"structured_metadata", stringMap(&l.StructuredMetadata)},
 		{"line", str(&l.Line)},
 		{"headers", stringMap(&l.Headers)},
-		{"username", str(&l.Username)},
-		{"password", str(&l.Password)},
-		{"password_file", str(&l.PasswordFile)},
-		{"bearer_token", str(&l.BearerToken)},
-		{"bearer_token_file", str(&l.BearerTokenFile)},
-		{"ca_file", str(&l.CAFile)},
-		{"cert_file", str(&l.CertFile)},
-		{"key_file", str(&l.KeyFile)},
-		{"insecure_skip_verify", boolean(&l.InsecureSkipVerify)},
-		{"timeout", duration(&l.Timeout)},
 		{"max_request_bytes", size(&l.MaxRequestBytes)},
-		{"dead_letter_path", str(&l.DeadLetterPath)},
-		{"dead_letter_max_size", size(&l.DeadLetterMaxSize)},
-		{"dead_letter_max_files", integer(&l.DeadLetterMaxFiles)},
-	}
+	}, append(l.HTTPClient.fields(), l.DeadLetter.fields()...)...)
 }
 
 // LokiLabelName turns a configured label or structured metadata name into a valid
@@ -263,37 +230,9 @@ func (l *LokiSink) validate(key string, r *rules) {
 		}
 	}
 
-	methods := 0
-	if l.Username != "" || l.Password != "" || l.PasswordFile != "" {
-		methods++
-		if l.Username == "" {
-			r.add(key+"username", "required with password or password_file")
-		}
-		if l.Password != "" && l.PasswordFile != "" {
-			r.add(key+"password_file", "set password or password_file, not both")
-		}
-	}
-	if l.BearerToken != "" || l.BearerTokenFile != "" {
-		methods++
-		if l.BearerToken != "" && l.BearerTokenFile != "" {
-			r.add(key+"bearer_token_file", "set bearer_token or bearer_token_file, not both")
-		}
-	}
-	if methods > 1 {
-		r.add(key+"username", "choose one authentication: username/password or bearer_token")
-	}
-	if (l.CertFile == "") != (l.KeyFile == "") {
-		r.add(key+"cert_file", "cert_file and key_file go together")
-	}
-	r.durationAtLeast(key+"timeout", l.Timeout, 0)
+	l.HTTPClient.validate(key, r, 0, "username/password or bearer_token")
 	if l.MaxRequestBytes != 0 {
 		r.sizeBetween(key+"max_request_bytes", l.MaxRequestBytes, KiB, 64*MiB)
 	}
-	if l.DeadLetterPath == "" {
-		r.add(key+"dead_letter_path", "required for sink type loki: records Loki rejects for good are written there")
-	}
-	r.sizeAtLeast(key+"dead_letter_max_size", l.DeadLetterMaxSize, 0)
-	if l.DeadLetterMaxFiles < 0 {
-		r.add(key+"dead_letter_max_files", "must be at least 0, got %d", l.DeadLetterMaxFiles)
-	}
+	l.DeadLetter.validate(key, r, "sink type loki: records Loki rejects for good are written there")
 }

@@ -2,9 +2,6 @@ package config
 
 import (
 	"maps"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -58,36 +55,13 @@ func TestLokiValidation(t *testing.T) {
 			`t.yaml:7: sinks[0].loki.structured_metadata.a: bad field path "" in "x.y|" (want e.g. kubernetes.namespace, alternatives separated by |)`},
 		{"header", lokiSink + "      headers: {'a b': c}\n",
 			`t.yaml:7: sinks[0].loki.headers: invalid header name "a b"`},
-		{"password without user", lokiSink + "      password: x\n",
-			"t.yaml:4: sinks[0].loki.username: required with password or password_file"},
-		{"password twice", lokiSink + "      username: u\n      password: x\n      password_file: /p\n",
-			"t.yaml:9: sinks[0].loki.password_file: set password or password_file, not both"},
-		{"bearer twice", lokiSink + "      bearer_token: a\n      bearer_token_file: /a\n",
-			"t.yaml:8: sinks[0].loki.bearer_token_file: set bearer_token or bearer_token_file, not both"},
-		{"two auth methods", lokiSink + "      username: u\n      password: x\n      bearer_token: t\n",
-			"t.yaml:7: sinks[0].loki.username: choose one authentication: username/password or bearer_token"},
-		{"cert without key", lokiSink + "      cert_file: /c\n",
-			"t.yaml:7: sinks[0].loki.cert_file: cert_file and key_file go together"},
-		{"timeout", lokiSink + "      timeout: -1s\n",
-			"t.yaml:7: sinks[0].loki.timeout: must be at least 0s, got -1s"},
 		{"max_request_bytes", lokiSink + "      max_request_bytes: 100MiB\n",
 			"t.yaml:7: sinks[0].loki.max_request_bytes: must be between 1KiB and 64MiB, got 100MiB"},
-		{"dead_letter_max_files", lokiSink + "      dead_letter_max_files: -1\n",
-			"t.yaml:7: sinks[0].loki.dead_letter_max_files: must be at least 0, got -1"},
 		{"unknown key", lokiSink + "      urls: x\n",
 			"t.yaml:7: sinks[0].loki.urls: unknown key (did you mean url?)"},
 		{"not checked for other types", okSink + "    loki:\n      format: xml\n", ""},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse([]byte(tc.in), "t.yaml", lookupTestEnv)
-			got := ""
-			if err != nil {
-				got = err.Error()
-			}
-			if got != tc.want {
-				t.Errorf("got:\n%s\nwant:\n%s", got, tc.want)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { checkParse(t, tc) })
 	}
 }
 
@@ -130,44 +104,5 @@ func TestLokiLabelName(t *testing.T) {
 	}
 	if got := LokiFieldPaths(" a.b | c "); len(got) != 2 || got[0] != "a.b" || got[1] != "c" {
 		t.Errorf("LokiFieldPaths = %q", got)
-	}
-}
-
-// TestFullCoversLoki: testdata/full.yaml has a loki sink with every key.
-func TestFullCoversLoki(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("testdata", "full.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := parseYAML(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := &decoder{source: "full.yaml", lookupEnv: lookupTestEnv, lines: map[string]int{}, bad: map[string]bool{}}
-	c := defaults(lookupTestEnv)
-	d.mapping(root, "", c.fields())
-	if len(d.errs) > 0 {
-		t.Fatal(d.err())
-	}
-	at := -1
-	for i, s := range c.Sinks {
-		if s.Type == "loki" {
-			at = i
-		}
-	}
-	if at < 0 {
-		t.Fatal("testdata/full.yaml has no loki sink")
-	}
-	var l LokiSink
-	prefix := "sinks[" + strconv.Itoa(at) + "].loki"
-	for _, f := range l.fields() {
-		if _, ok := d.lines[keyPath(prefix, f.key)]; !ok {
-			t.Errorf("testdata/full.yaml lacks %s", keyPath(prefix, f.key))
-		}
-	}
-	def := DefaultLokiSink()
-	got := c.Sinks[at].Loki
-	if !maps.Equal(got.Labels, def.Labels) || !maps.Equal(got.StructuredMetadata, def.StructuredMetadata) {
-		t.Errorf("full.yaml's labels or structured_metadata differ from the defaults it documents: %v %v", got.Labels, got.StructuredMetadata)
 	}
 }

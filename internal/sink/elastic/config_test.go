@@ -38,8 +38,9 @@ func TestFromConfig(t *testing.T) {
 	ca := write("ca.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})))
 	t.Run("api key file and CA", func(t *testing.T) {
 		s, err := FromConfig("es", config.ElasticsearchSink{
-			URLs: []string{srv.URL}, Index: "logs", APIKeyFile: write("key", "id:secret\n"), CAFile: ca,
-			DeadLetterPath: filepath.Join(dir, "dl", "dead.jsonl"),
+			URLs: []string{srv.URL}, Index: "logs", APIKeyFile: write("key", "id:secret\n"),
+			HTTPClient: config.HTTPClient{CAFile: ca},
+			DeadLetter: config.DeadLetter{DeadLetterPath: filepath.Join(dir, "dl", "dead.jsonl")},
 		}, slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatal(err)
@@ -57,8 +58,9 @@ func TestFromConfig(t *testing.T) {
 	})
 	t.Run("password file, no CA", func(t *testing.T) {
 		s, err := FromConfig("es", config.ElasticsearchSink{
-			URLs: []string{srv.URL}, Index: "logs", Username: "u", PasswordFile: write("pw", "p\n"),
-			DeadLetterPath: filepath.Join(dir, "dead2.jsonl"),
+			URLs: []string{srv.URL}, Index: "logs",
+			HTTPClient: config.HTTPClient{Username: "u", PasswordFile: write("pw", "p\n")},
+			DeadLetter: config.DeadLetter{DeadLetterPath: filepath.Join(dir, "dead2.jsonl")},
 		}, slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatal(err)
@@ -73,8 +75,9 @@ func TestFromConfig(t *testing.T) {
 	t.Run("insecure and bearer", func(t *testing.T) {
 		yes := true
 		s, err := FromConfig("es", config.ElasticsearchSink{
-			URLs: []string{srv.URL}, Index: "logs", BearerToken: "tok", InsecureSkipVerify: &yes,
-			DeadLetterPath: filepath.Join(dir, "dead3.jsonl"),
+			URLs: []string{srv.URL}, Index: "logs",
+			HTTPClient: config.HTTPClient{BearerToken: "tok", InsecureSkipVerify: &yes},
+			DeadLetter: config.DeadLetter{DeadLetterPath: filepath.Join(dir, "dead3.jsonl")},
 		}, slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatal(err)
@@ -87,12 +90,16 @@ func TestFromConfig(t *testing.T) {
 			t.Fatalf("auth %q", auth)
 		}
 	})
+	// The shared settings' failures are tested in package httpsink; these check
+	// that FromConfig reports them.
+	dl := config.DeadLetter{DeadLetterPath: filepath.Join(dir, "d")}
 	for name, c := range map[string]config.ElasticsearchSink{
-		"missing secret file": {URLs: []string{srv.URL}, Index: "logs", APIKeyFile: filepath.Join(dir, "nope"), DeadLetterPath: filepath.Join(dir, "d")},
-		"empty secret file":   {URLs: []string{srv.URL}, Index: "logs", Username: "u", PasswordFile: write("empty", "\n"), DeadLetterPath: filepath.Join(dir, "d")},
-		"bad CA":              {URLs: []string{srv.URL}, Index: "logs", CAFile: write("bad.pem", "x"), DeadLetterPath: filepath.Join(dir, "d")},
-		"no dead letter":      {URLs: []string{srv.URL}, Index: "logs"},
-		"bad index":           {URLs: []string{srv.URL}, Index: "logs-{x", DeadLetterPath: filepath.Join(dir, "d")},
+		"missing api key file": {URLs: []string{srv.URL}, Index: "logs", APIKeyFile: filepath.Join(dir, "nope"), DeadLetter: dl},
+		"empty password file": {URLs: []string{srv.URL}, Index: "logs", DeadLetter: dl,
+			HTTPClient: config.HTTPClient{Username: "u", PasswordFile: write("empty", "\n")}},
+		"bad CA":         {URLs: []string{srv.URL}, Index: "logs", HTTPClient: config.HTTPClient{CAFile: write("bad.pem", "x")}, DeadLetter: dl},
+		"no dead letter": {URLs: []string{srv.URL}, Index: "logs"},
+		"bad index":      {URLs: []string{srv.URL}, Index: "logs-{x", DeadLetter: dl},
 	} {
 		t.Run(name, func(t *testing.T) {
 			s, err := FromConfig("es", c, slog.New(slog.DiscardHandler))

@@ -18,7 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logferry/logferry/internal/config"
 	"github.com/logferry/logferry/internal/sink"
+	"github.com/logferry/logferry/internal/sink/httpsink"
 	"github.com/logferry/logferry/internal/sink/sinktest"
 )
 
@@ -105,7 +107,7 @@ func (b *esBackend) item(id string, _ int) int {
 
 func (b *esBackend) NewSink(t *testing.T) sink.Sink {
 	log := slog.New(slog.DiscardHandler)
-	dl, err := NewDeadLetter("es", b.dead, 0, 0, log)
+	dl, err := httpsink.NewDeadLetter("es", config.DeadLetter{DeadLetterPath: b.dead}, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,7 +41,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"io"
 	"log/slog"
 	"net"
@@ -58,14 +57,13 @@ import (
 	"github.com/logferry/logferry/internal/pipeline"
 	"github.com/logferry/logferry/internal/record"
 	"github.com/logferry/logferry/internal/sink"
+	"github.com/logferry/logferry/internal/sink/httpsink"
 )
 
 // Defaults of Options.
 const (
 	DefaultTimeout         = 30 * time.Second
 	DefaultMaxRequestBytes = 8 << 20
-	DefaultDeadLetterSize  = 100 << 20
-	DefaultDeadLetterFiles = 5
 )
 
 // maxResponseBytes caps how much of a bulk response is read.
@@ -91,9 +89,10 @@ type Options struct {
 	NoGzip bool
 	// Parameters are added to every bulk request's query.
 	Parameters map[string]string
-	// Authorization is the Authorization header ("" none); see BasicAuth,
-	// APIKeyAuth and BearerAuth.
-	Authorization string
+	// Authorization returns the Authorization header of a request (nil or ""
+	// none; see httpsink.BasicAuth, APIKeyAuth and httpsink.BearerAuth); it is
+	// called for every request, so that credentials read from files can change.
+	Authorization httpsink.Authorization
 	// TLS configures https (nil: system roots).
 	TLS *tls.Config
 	// Timeout bounds one request (default DefaultTimeout).
@@ -102,8 +101,8 @@ type Options struct {
 	// DefaultMaxRequestBytes); a single record larger than it is sent alone.
 	MaxRequestBytes int
 	// DeadLetter receives the dead-letter lines (Consume of a batch of one chunk);
-	// it must have accepted them durably when it returns nil. Required; NewDeadLetter
-	// builds the usual one.
+	// it must have accepted them durably when it returns nil. Required;
+	// httpsink.NewDeadLetter builds the usual one.
 	DeadLetter sink.Sink
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
@@ -113,11 +112,6 @@ type Options struct {
 	Now func() time.Time
 }
 
-// BasicAuth returns the Authorization header of basic authentication.
-func BasicAuth(user, password string) string {
-	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
-}
-
 // APIKeyAuth returns the Authorization header of an API key, given either encoded
 // (as Elasticsearch returns it) or as id:key.
 func APIKeyAuth(key string) string {
@@ -125,21 +119,6 @@ func APIKeyAuth(key string) string {
 		key = base64.StdEncoding.EncodeToString([]byte(key))
 	}
 	return "ApiKey " + key
-}
-
-// BearerAuth returns the Authorization header of a bearer token.
-func BearerAuth(token string) string { return "Bearer " + token }
-
-// NewDeadLetter returns the usual dead-letter file: JSON lines appended to path,
-// fsynced, rotated at maxSize bytes keeping maxFiles rotated files (defaults when 0).
-func NewDeadLetter(name, path string, maxSize int64, maxFiles int, log *slog.Logger) (sink.Sink, error) {
-	if maxSize <= 0 {
-		maxSize = DefaultDeadLetterSize
-	}
-	if maxFiles <= 0 {
-		maxFiles = DefaultDeadLetterFiles
-	}
-	return sink.NewFile(name+"-dead-letter", sink.FileOptions{Path: path, MaxSize: maxSize, MaxFiles: maxFiles, Fsync: true, Logger: log})
 }
 
 // Stats are a Sink's counters.
@@ -153,50 +132,32 @@ type Stats struct {
 
 // Sink sends batches to the bulk API.
 type Sink struct {
-	name     string
-	urls     []string // bulk endpoints, with the query
-	index    *indexTemplate
-	routes   map[string]*indexTemplate
-	op       string
-	idPath   string
-	gzip     bool
-	auth     string
-	timeout  time.Duration
-	maxBody  int
-	dead     sink.Sink
-	log      *slog.Logger
-	client   *http.Client
-	tr       http.RoundTripper
-	now      func() time.Time
-	hashSeed maphash.Seed
+	name    string
+	urls    []string // bulk endpoints, with the query
+	index   *indexTemplate
+	routes  map[string]*indexTemplate
+	op      string
+	idPath  string
+	gzip    bool
+	auth    httpsink.Authorization
+	timeout time.Duration
+	maxBody int
+	dead    sink.Sink
+	log     *slog.Logger
+	client  *http.Client
+	tr      http.RoundTripper
+	now     func() time.Time
 
 	mu     sync.Mutex
 	closed bool
-	next   int    // round-robin position
-	state  *retry // the failed batch's state, nil when none
-	recs   []rec  // scratch
+	next   int            // round-robin position
+	retry  httpsink.Retry // what is left of the failed batch
+	recs   []httpsink.Rec // scratch
 	body   bytes.Buffer
 	zbody  bytes.Buffer
 	zw     *gzip.Writer
 
 	requests, accepted, conflicts, retried, deadLettered atomic.Uint64
-}
-
-// rec locates one record of a batch: chunk index and byte range (without '\n').
-type rec struct {
-	chunk      int32
-	start, end int32
-}
-
-// retry is what is left of a batch after a failed Consume.
-type retry struct {
-	b       *pipeline.Batch
-	chunks  []*pipeline.Chunk
-	sizes   []int
-	sum     uint64
-	pending []rec  // not yet accepted
-	dead    []byte // dead-letter lines not yet written
-	deadN   int
 }
 
 // New returns a sink.
@@ -212,18 +173,17 @@ func New(name string, o Options) (*Sink, error) {
 		return nil, fmt.Errorf("elasticsearch: %w", err)
 	}
 	s := &Sink{
-		name:     name,
-		index:    it,
-		op:       "index",
-		idPath:   "event.id",
-		gzip:     !o.NoGzip,
-		auth:     o.Authorization,
-		timeout:  o.Timeout,
-		maxBody:  o.MaxRequestBytes,
-		dead:     o.DeadLetter,
-		log:      o.Logger,
-		now:      o.Now,
-		hashSeed: maphash.MakeSeed(),
+		name:    name,
+		index:   it,
+		op:      "index",
+		idPath:  "event.id",
+		gzip:    !o.NoGzip,
+		auth:    o.Authorization,
+		timeout: o.Timeout,
+		maxBody: o.MaxRequestBytes,
+		dead:    o.DeadLetter,
+		log:     o.Logger,
+		now:     o.Now,
 	}
 	for rn, t := range o.Routes {
 		rt, err := parseIndexTemplate(t)
@@ -270,11 +230,7 @@ func New(name string, o Options) (*Sink, error) {
 	}
 	s.tr = o.Transport
 	if s.tr == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.TLSClientConfig = o.TLS
-		t.MaxIdleConnsPerHost = 4
-		t.ResponseHeaderTimeout = s.timeout
-		s.tr = t
+		s.tr = httpsink.Transport(o.TLS, 4, s.timeout)
 	}
 	s.client = &http.Client{Transport: s.tr}
 	// klauspost/compress's gzip, not the standard library's: at the fastest level
@@ -308,7 +264,7 @@ func (s *Sink) Close(ctx context.Context) error {
 		return nil
 	}
 	s.closed = true
-	s.state = nil
+	s.retry.Clear()
 	if t, ok := s.tr.(interface{ CloseIdleConnections() }); ok {
 		t.CloseIdleConnections()
 	}
@@ -325,35 +281,27 @@ func (s *Sink) Consume(ctx context.Context, b *pipeline.Batch) error {
 	if s.closed {
 		return sink.Permanent(sink.ErrClosed)
 	}
-	var recs []rec
-	var dead []byte
-	deadN := 0
-	if st := s.state; st != nil && s.sameBatch(st, b) {
-		recs, dead, deadN = st.pending, st.dead, st.deadN
-	} else {
-		s.recs = splitRecords(s.recs[:0], b)
+	recs, dead, ok := s.retry.Take(b)
+	if !ok {
+		s.recs = httpsink.Split(s.recs[:0], b)
 		recs = s.recs
 	}
-	s.state = nil
 
 	// Dead-letter lines left by the previous attempt come first.
-	if deadN > 0 {
-		if err := s.writeDead(ctx, dead, deadN); err != nil {
-			s.keep(b, recs, dead, deadN)
-			return err
-		}
-		dead, deadN = nil, 0
+	if err := s.writeDead(ctx, &dead); err != nil {
+		s.retry.Keep(b, recs, dead)
+		return err
 	}
 
-	var pending []rec // records to send again
-	var failure error // the first failure of this attempt
+	var pending []httpsink.Rec // records to send again
+	var failure error          // the first failure of this attempt
 	permanent := false
 	limit := s.maxBody
 	for len(recs) > 0 {
 		n, res, err := s.sendSome(ctx, b, recs, limit)
 		if err != nil {
-			var tooLarge *statusError
-			if errors.As(err, &tooLarge) && tooLarge.status == http.StatusRequestEntityTooLarge {
+			var tooLarge *httpsink.StatusError
+			if errors.As(err, &tooLarge) && tooLarge.Status == http.StatusRequestEntityTooLarge {
 				if n > 1 {
 					// The cluster takes less than max_request_bytes: send smaller
 					// requests for the rest of this attempt.
@@ -362,8 +310,7 @@ func (s *Sink) Consume(ctx context.Context, b *pipeline.Batch) error {
 					continue
 				}
 				// One record the cluster will never take: dead-letter it.
-				dead = s.appendDead(dead, b, recs[0], "", tooLarge.status, json.RawMessage(strconv.Quote(tooLarge.msg)))
-				deadN++
+				s.addDead(&dead, b, recs[0], "", tooLarge.Status, json.RawMessage(strconv.Quote(tooLarge.Msg)))
 				recs = recs[1:]
 				continue
 			}
@@ -393,21 +340,18 @@ func (s *Sink) Consume(ctx context.Context, b *pipeline.Batch) error {
 					failure = fmt.Errorf("item status %d: %s", it.Status, errorText(it.Error))
 				}
 			default:
-				dead = s.appendDead(dead, b, r, it.Index, it.Status, it.Error)
-				deadN++
+				s.addDead(&dead, b, r, it.Index, it.Status, it.Error)
 			}
 		}
 		recs = recs[n:]
 	}
 
-	if deadN > 0 {
-		if err := s.writeDead(ctx, dead, deadN); err != nil {
-			s.keep(b, pending, dead, deadN)
-			return err
-		}
+	if err := s.writeDead(ctx, &dead); err != nil {
+		s.retry.Keep(b, pending, dead)
+		return err
 	}
 	if len(pending) > 0 {
-		s.keep(b, pending, nil, 0)
+		s.retry.Keep(b, pending, httpsink.DeadLines{})
 		err := fmt.Errorf("elasticsearch %s: %d of %d records not yet accepted: %w", s.name, len(pending), b.Records, failure)
 		if permanent || sink.IsPermanent(failure) {
 			return sink.Permanent(err)
@@ -417,63 +361,6 @@ func (s *Sink) Consume(ctx context.Context, b *pipeline.Batch) error {
 	return nil
 }
 
-// keep saves what is left of b for the next Consume of the same batch.
-func (s *Sink) keep(b *pipeline.Batch, pending []rec, dead []byte, deadN int) {
-	st := &retry{b: b, pending: append([]rec(nil), pending...), dead: dead, deadN: deadN, sum: s.batchSum(b)}
-	for _, c := range b.Chunks {
-		st.chunks = append(st.chunks, c)
-		st.sizes = append(st.sizes, len(c.Data))
-	}
-	s.state = st
-}
-
-// sameBatch reports whether b is the batch st was kept for.
-func (s *Sink) sameBatch(st *retry, b *pipeline.Batch) bool {
-	if st.b != b || len(st.chunks) != len(b.Chunks) {
-		return false
-	}
-	for i, c := range b.Chunks {
-		if st.chunks[i] != c || st.sizes[i] != len(c.Data) {
-			return false
-		}
-	}
-	return st.sum == s.batchSum(b)
-}
-
-func (s *Sink) batchSum(b *pipeline.Batch) uint64 {
-	var h maphash.Hash
-	h.SetSeed(s.hashSeed)
-	for _, c := range b.Chunks {
-		h.Write(c.Data)
-	}
-	return h.Sum64()
-}
-
-// splitRecords appends the records of b.
-func splitRecords(dst []rec, b *pipeline.Batch) []rec {
-	for ci, c := range b.Chunks {
-		d := c.Data
-		for start := 0; start < len(d); {
-			end := bytes.IndexByte(d[start:], '\n')
-			next := 0
-			if end < 0 {
-				end = len(d)
-				next = end
-			} else {
-				end += start
-				next = end + 1
-			}
-			if end > start {
-				dst = append(dst, rec{chunk: int32(ci), start: int32(start), end: int32(end)})
-			}
-			start = next
-		}
-	}
-	return dst
-}
-
-func (r rec) data(b *pipeline.Batch) []byte { return b.Chunks[r.chunk].Data[r.start:r.end] }
-
 // itemResult is one item of a bulk response (the value under its op name).
 type itemResult struct {
 	Index  string          `json:"_index"`
@@ -482,18 +369,10 @@ type itemResult struct {
 	op     string
 }
 
-// statusError is a whole-request HTTP failure.
-type statusError struct {
-	status int
-	msg    string
-}
-
-func (e *statusError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.status, e.msg) }
-
 // sendSome sends the first records of recs that fit one request of limit bytes (at
 // least one record) and returns how many it sent and, on success, their results in
 // order. The uncompressed body stays in s.body until the next call.
-func (s *Sink) sendSome(ctx context.Context, b *pipeline.Batch, recs []rec, limit int) (int, []itemResult, error) {
+func (s *Sink) sendSome(ctx context.Context, b *pipeline.Batch, recs []httpsink.Rec, limit int) (int, []itemResult, error) {
 	s.body.Reset()
 	n := 0
 	for _, r := range recs {
@@ -538,8 +417,8 @@ func (s *Sink) indexOf(rec []byte) *indexTemplate {
 }
 
 // appendItem appends the action line and the document of r.
-func (s *Sink) appendItem(w *bytes.Buffer, b *pipeline.Batch, r rec) {
-	d := r.data(b)
+func (s *Sink) appendItem(w *bytes.Buffer, b *pipeline.Batch, r httpsink.Rec) {
+	d := r.Data(b)
 	var scratch [256]byte
 	idx := s.indexOf(d).render(scratch[:0], d, s.now)
 	w.WriteString(`{"`)
@@ -610,8 +489,14 @@ func (s *Sink) postOne(ctx context.Context, u string, payload []byte) (body []by
 	if s.gzip {
 		req.Header.Set("Content-Encoding", "gzip")
 	}
-	if s.auth != "" {
-		req.Header.Set("Authorization", s.auth)
+	if s.auth != nil {
+		a, err := s.auth()
+		if err != nil {
+			return nil, false, fmt.Errorf("credentials: %w", err)
+		}
+		if a != "" {
+			req.Header.Set("Authorization", a)
+		}
 	}
 	s.requests.Add(1)
 	resp, err := s.client.Do(req)
@@ -627,7 +512,7 @@ func (s *Sink) postOne(ctx context.Context, u string, payload []byte) (body []by
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return body, false, nil
 	}
-	serr := &statusError{status: resp.StatusCode, msg: responseError(body)}
+	serr := &httpsink.StatusError{Status: resp.StatusCode, Msg: responseError(body)}
 	err = fmt.Errorf("bulk request to %s: %w", redact(u), serr)
 	switch code := resp.StatusCode; {
 	case code == http.StatusBadGateway || code == http.StatusServiceUnavailable || code == http.StatusGatewayTimeout:
@@ -795,10 +680,10 @@ type deadLine struct {
 	RecordText string          `json:"record_text,omitempty"`
 }
 
-// appendDead appends the dead-letter line of r (a copy of the record: the batch's
-// data is not kept).
-func (s *Sink) appendDead(dst []byte, b *pipeline.Batch, r rec, index string, status int, e json.RawMessage) []byte {
-	d := r.data(b)
+// addDead adds the dead-letter line of r (a copy of the record: the batch's data is
+// not kept).
+func (s *Sink) addDead(dead *httpsink.DeadLines, b *pipeline.Batch, r httpsink.Rec, index string, status int, e json.RawMessage) {
+	d := r.Data(b)
 	if index == "" {
 		index = string(s.indexOf(d).render(nil, d, s.now))
 	}
@@ -806,28 +691,21 @@ func (s *Sink) appendDead(dst []byte, b *pipeline.Batch, r rec, index string, st
 		e = json.RawMessage(strconv.Quote(string(e)))
 	}
 	l := deadLine{Time: s.now().UTC().Format(time.RFC3339Nano), Sink: s.name, Index: index, Op: s.op, Status: status, Error: e}
-	if json.Valid(d) {
-		l.Record = d
-	} else {
-		l.RecordText = string(d)
-	}
-	line, err := json.Marshal(l)
-	if err != nil { // cannot happen: every part is valid
-		line = fmt.Appendf(nil, `{"sink":%q,"status":%d,"record_text":%q}`, s.name, status, d)
+	l.Record, l.RecordText = httpsink.Record(d)
+	if err := dead.Add(l); err != nil { // cannot happen: every part is valid
+		dead.AddLine(fmt.Appendf(nil, `{"sink":%q,"status":%d,"record_text":%q}`, s.name, status, d))
 	}
 	s.log.Warn("record rejected by the cluster; written to the dead-letter file",
 		"index", index, "status", status, "error", errorText(e))
-	dst = append(dst, line...)
-	return append(dst, '\n')
 }
 
-func (s *Sink) writeDead(ctx context.Context, lines []byte, n int) error {
-	b := &pipeline.Batch{}
-	b.Add(&pipeline.Chunk{Data: lines, Records: n})
-	if err := s.dead.Consume(ctx, b); err != nil {
-		return fmt.Errorf("elasticsearch %s: writing %d records to the dead-letter file: %w", s.name, n, err)
-	}
+// writeDead writes the dead-letter lines, if any, and counts them.
+func (s *Sink) writeDead(ctx context.Context, dead *httpsink.DeadLines) error {
+	n, err := dead.Write(ctx, s.dead)
 	s.deadLettered.Add(uint64(n))
+	if err != nil {
+		return fmt.Errorf("elasticsearch %s: %w", s.name, err)
+	}
 	return nil
 }
 

@@ -2,6 +2,7 @@ package elastic
 
 import (
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/logferry/logferry/internal/pipeline"
 	"github.com/logferry/logferry/internal/record"
 	"github.com/logferry/logferry/internal/sink"
+	"github.com/logferry/logferry/internal/sink/httpsink"
 )
 
 var flavors = []string{"es8", "os2"}
@@ -200,6 +202,23 @@ func TestDeadLetterLine(t *testing.T) {
 	}
 }
 
+// TestDeadLetterVerbatim: the dead-letter line holds the record byte for byte, even
+// with characters encoding/json would escape (<, >, &, U+2028).
+func TestDeadLetterVerbatim(t *testing.T) {
+	e := newEnv(t, "es8", nil)
+	e.es.item = func(string, int) int { return 400 }
+	rec := `{"@timestamp":"2026-11-22T15:19:10Z","message":"if a<b && c>d {}` + "\u2028" + `","event":{"id":"v"},"kubernetes":{"namespace":"default"}}`
+	b := &pipeline.Batch{}
+	b.Add(&pipeline.Chunk{Data: []byte(rec + "\n"), Records: 1})
+	if err := e.sink.Consume(t.Context(), b); err != nil {
+		t.Fatal(err)
+	}
+	dead := e.deadLines(t)
+	if len(dead) != 1 || string(dead[0].Record) != rec {
+		t.Fatalf("dead lines %+v\nrecord %s", dead, rec)
+	}
+}
+
 // TestDeadLetterFailure: when the dead-letter file cannot be written, the batch fails
 // and the next attempt writes the line without sending the record again.
 func TestDeadLetterFailure(t *testing.T) {
@@ -307,15 +326,22 @@ func TestFailover(t *testing.T) {
 	}
 }
 
+// TestAuthHeaders: the API key forms, and the Authorization asked for every
+// request, so that a rotated secret file is used (httpsink.Secret re-reads it).
 func TestAuthHeaders(t *testing.T) {
-	for _, tc := range []struct{ name, auth, want string }{
-		{"basic", BasicAuth("logferry", "s3cret"), "Basic " + base64.StdEncoding.EncodeToString([]byte("logferry:s3cret"))},
-		{"api key encoded", APIKeyAuth("VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw=="),
+	fixed := func(h string) httpsink.Authorization { return func() (string, error) { return h, nil } }
+	for _, tc := range []struct {
+		name string
+		auth httpsink.Authorization
+		want string
+	}{
+		{"api key encoded", fixed(APIKeyAuth("VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw==")),
 			"ApiKey VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw=="},
-		{"api key id:key", APIKeyAuth("VuaCfGcBCdbkQm-e5aOx:ui2lp2axTNmsyakw9tvNnw"),
+		{"api key id:key", fixed(APIKeyAuth("VuaCfGcBCdbkQm-e5aOx:ui2lp2axTNmsyakw9tvNnw")),
 			"ApiKey VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw=="},
-		{"bearer", BearerAuth("eyJhbGciOi"), "Bearer eyJhbGciOi"},
-		{"none", "", ""},
+		{"basic", fixed(httpsink.BasicAuth("logferry", "s3cret")), "Basic " + base64.StdEncoding.EncodeToString([]byte("logferry:s3cret"))},
+		{"empty", fixed(""), ""},
+		{"none", nil, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, "es8", func(o *Options) { o.Authorization = tc.auth })
@@ -327,6 +353,33 @@ func TestAuthHeaders(t *testing.T) {
 			}
 		})
 	}
+	t.Run("every request", func(t *testing.T) {
+		tokens := []string{"one", "two"}
+		var fail error
+		e := newEnv(t, "es8", func(o *Options) {
+			o.Authorization = func() (string, error) {
+				if fail != nil {
+					return "", fail
+				}
+				tok := tokens[0]
+				tokens = tokens[1:]
+				return httpsink.BearerAuth(tok), nil
+			}
+		})
+		for _, id := range []string{"a", "b"} {
+			if err := e.sink.Consume(t.Context(), batch([]string{id})); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fail = errors.New("token file gone")
+		if err := e.sink.Consume(t.Context(), batch([]string{"c"})); err == nil || !strings.Contains(err.Error(), "token file gone") {
+			t.Fatalf("got %v", err)
+		}
+		reqs := e.es.requests()
+		if len(reqs) != 2 || reqs[0].header.Get("Authorization") != "Bearer one" || reqs[1].header.Get("Authorization") != "Bearer two" {
+			t.Fatalf("%d requests: %v", len(reqs), reqs)
+		}
+	})
 }
 
 // TestSplit: batches above max_request_bytes are split; every request stays under the

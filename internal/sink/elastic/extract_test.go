@@ -3,6 +3,8 @@ package elastic
 import (
 	"testing"
 	"time"
+
+	"github.com/logferry/logferry/internal/sink/httpsink"
 )
 
 func TestIndexTemplate(t *testing.T) {
@@ -45,7 +47,7 @@ func BenchmarkAppendItem(b *testing.B) {
 		b.Fatal(err)
 	}
 	bt := batch([]string{"ffca41a9d5cbe1cc-0"})
-	r := splitRecords(nil, bt)[0]
+	r := httpsink.Split(nil, bt)[0]
 	b.SetBytes(int64(len(bt.Chunks[0].Data)))
 	b.ReportAllocs()
 	for b.Loop() {

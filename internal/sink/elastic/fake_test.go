@@ -19,8 +19,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logferry/logferry/internal/config"
 	"github.com/logferry/logferry/internal/pipeline"
 	"github.com/logferry/logferry/internal/sink"
+	"github.com/logferry/logferry/internal/sink/httpsink"
 )
 
 // fakeES is an httptest server that answers the bulk API exactly as Elasticsearch 8
@@ -253,7 +255,7 @@ func newEnv(t *testing.T, flavor string, opt func(*Options)) *env {
 	es := newFakeES(t, flavor)
 	dir := t.TempDir()
 	deadPath := filepath.Join(dir, "dead.jsonl")
-	dl, err := NewDeadLetter("es", deadPath, 0, 0, slog.New(slog.DiscardHandler))
+	dl, err := httpsink.NewDeadLetter("es", config.DeadLetter{DeadLetterPath: deadPath}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

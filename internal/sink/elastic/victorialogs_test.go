@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logferry/logferry/internal/config"
 	"github.com/logferry/logferry/internal/pipeline"
+	"github.com/logferry/logferry/internal/sink/httpsink"
 	"github.com/logferry/logferry/internal/vltest"
 )
 
@@ -22,7 +24,7 @@ func TestVictoriaLogs(t *testing.T) {
 	vl := vltest.Start(t)
 
 	dead := filepath.Join(t.TempDir(), "dead.jsonl")
-	dl, err := NewDeadLetter("vl", dead, 0, 0, slog.New(slog.DiscardHandler))
+	dl, err := httpsink.NewDeadLetter("vl", config.DeadLetter{DeadLetterPath: dead}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

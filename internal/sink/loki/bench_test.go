@@ -3,6 +3,8 @@ package loki
 import (
 	"fmt"
 	"testing"
+
+	"github.com/logferry/logferry/internal/sink/httpsink"
 )
 
 // BenchmarkBuild measures building (scanning, encoding, compressing) the pushes of
@@ -23,7 +25,7 @@ func BenchmarkBuild(b *testing.B) {
 			b.SetBytes(int64(batch.Bytes))
 			b.ReportAllocs()
 			for b.Loop() {
-				rs := splitRecords(s.recs[:0], batch)
+				rs := httpsink.Split(s.recs[:0], batch)
 				s.recs = rs
 				for len(rs) > 0 {
 					n, _ := s.build(batch, rs, DefaultMaxRequestBytes)

@@ -7,6 +7,7 @@ import (
 	"github.com/klauspost/compress/snappy"
 
 	"github.com/logferry/logferry/internal/pipeline"
+	"github.com/logferry/logferry/internal/sink/httpsink"
 )
 
 // FuzzBuild feeds arbitrary records (hostile JSON, invalid UTF-8, odd escapes) to
@@ -27,7 +28,7 @@ func FuzzBuild(f *testing.F) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			recs := splitRecords(nil, b)
+			recs := httpsink.Split(nil, b)
 			total := len(recs)
 			got := 0
 			for len(recs) > 0 {

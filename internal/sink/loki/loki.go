@@ -51,7 +51,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"io"
 	"log/slog"
 	"net/http"
@@ -68,6 +67,7 @@ import (
 	"github.com/logferry/logferry/internal/pipeline"
 	"github.com/logferry/logferry/internal/record"
 	"github.com/logferry/logferry/internal/sink"
+	"github.com/logferry/logferry/internal/sink/httpsink"
 )
 
 // Defaults of Options.
@@ -111,7 +111,7 @@ type Options struct {
 	Headers map[string]string
 	// Authorization returns the Authorization header of a request ("" none); it
 	// is called for every request, so that credentials read from files can change.
-	Authorization func() (string, error)
+	Authorization httpsink.Authorization
 	// TLS configures https (nil: system roots).
 	TLS *tls.Config
 	// Timeout bounds one request (default DefaultTimeout).
@@ -170,28 +170,27 @@ type Stats struct {
 
 // Sink sends batches to the push API.
 type Sink struct {
-	name     string
-	url      string
-	tenants  []string       // tenants[0] is the default ("" none)
-	routes   map[string]int // route → index in tenants
-	json     bool
-	gzip     bool
-	headers  map[string]string
-	auth     func() (string, error)
-	timeout  time.Duration
-	maxBody  int
-	dead     sink.Sink
-	log      *slog.Logger
-	client   *http.Client
-	tr       http.RoundTripper
-	now      func() time.Time
-	ex       *extractor
-	hashSeed maphash.Seed
+	name    string
+	url     string
+	tenants []string       // tenants[0] is the default ("" none)
+	routes  map[string]int // route → index in tenants
+	json    bool
+	gzip    bool
+	headers map[string]string
+	auth    httpsink.Authorization
+	timeout time.Duration
+	maxBody int
+	dead    sink.Sink
+	log     *slog.Logger
+	client  *http.Client
+	tr      http.RoundTripper
+	now     func() time.Time
+	ex      *extractor
 
 	mu      sync.Mutex
 	closed  bool
-	state   *retry // the failed batch's state, nil when none
-	recs    []rec  // scratch
+	retry   httpsink.Retry // what is left of the failed batch
+	recs    []httpsink.Rec // scratch; Group is the record's tenant (index in tenants)
 	req     request
 	payload []byte // the compressed body
 	zbuf    bytes.Buffer
@@ -199,27 +198,6 @@ type Sink struct {
 
 	requests, accepted, retried, deadLettered                            atomic.Uint64
 	fNetwork, fRateLimited, fServer, fTooLarge, fRejected, fAuth, fOther atomic.Uint64
-}
-
-// rec locates one record of a batch: chunk index and byte range (without '\n'),
-// and its tenant (index in Sink.tenants).
-type rec struct {
-	chunk      int32
-	start, end int32
-	tenant     int32
-}
-
-func (r rec) data(b *pipeline.Batch) []byte { return b.Chunks[r.chunk].Data[r.start:r.end] }
-
-// retry is what is left of a batch after a failed Consume.
-type retry struct {
-	b       *pipeline.Batch
-	chunks  []*pipeline.Chunk
-	sizes   []int
-	sum     uint64
-	pending []rec  // not yet accepted
-	dead    []byte // dead-letter lines not yet written
-	deadN   int
 }
 
 // New returns a sink.
@@ -233,19 +211,18 @@ func New(name string, o Options) (*Sink, error) {
 		u.RawPath = ""
 	}
 	s := &Sink{
-		name:     name,
-		url:      u.String(),
-		tenants:  []string{o.Tenant},
-		json:     o.JSON,
-		gzip:     o.JSON && !o.NoGzip,
-		headers:  o.Headers,
-		auth:     o.Authorization,
-		timeout:  o.Timeout,
-		maxBody:  o.MaxRequestBytes,
-		dead:     o.DeadLetter,
-		log:      o.Logger,
-		now:      o.Now,
-		hashSeed: maphash.MakeSeed(),
+		name:    name,
+		url:     u.String(),
+		tenants: []string{o.Tenant},
+		json:    o.JSON,
+		gzip:    o.JSON && !o.NoGzip,
+		headers: o.Headers,
+		auth:    o.Authorization,
+		timeout: o.Timeout,
+		maxBody: o.MaxRequestBytes,
+		dead:    o.DeadLetter,
+		log:     o.Logger,
+		now:     o.Now,
 	}
 	if s.timeout <= 0 {
 		s.timeout = DefaultTimeout
@@ -282,11 +259,7 @@ func New(name string, o Options) (*Sink, error) {
 	s.req.index = map[string]int{}
 	s.tr = o.Transport
 	if s.tr == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.TLSClientConfig = o.TLS
-		t.MaxIdleConnsPerHost = 2
-		t.ResponseHeaderTimeout = s.timeout
-		s.tr = t
+		s.tr = httpsink.Transport(o.TLS, 2, s.timeout)
 	}
 	s.client = &http.Client{Transport: s.tr}
 	s.zw, _ = gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
@@ -319,7 +292,7 @@ func (s *Sink) Close(ctx context.Context) error {
 		return nil
 	}
 	s.closed = true
-	s.state = nil
+	s.retry.Clear()
 	if t, ok := s.tr.(interface{ CloseIdleConnections() }); ok {
 		t.CloseIdleConnections()
 	}
@@ -339,27 +312,19 @@ func (s *Sink) Consume(ctx context.Context, b *pipeline.Batch) error {
 	if s.closed {
 		return sink.Permanent(sink.ErrClosed)
 	}
-	var recs []rec
-	var dead []byte
-	deadN := 0
-	if st := s.state; st != nil && s.sameBatch(st, b) {
-		recs, dead, deadN = st.pending, st.dead, st.deadN
-	} else {
-		s.recs = splitRecords(s.recs[:0], b)
+	recs, dead, ok := s.retry.Take(b)
+	if !ok {
+		s.recs = httpsink.Split(s.recs[:0], b)
 		if len(s.routes) > 0 {
 			s.setTenants(b, s.recs)
 		}
 		recs = s.recs
 	}
-	s.state = nil
 
 	// Dead-letter lines left by the previous attempt come first.
-	if deadN > 0 {
-		if err := s.writeDead(ctx, dead, deadN); err != nil {
-			s.keep(b, recs, dead, deadN)
-			return err
-		}
-		dead, deadN = nil, 0
+	if err := s.writeDead(ctx, &dead); err != nil {
+		s.retry.Keep(b, recs, dead)
+		return err
 	}
 
 	var failure error
@@ -371,7 +336,7 @@ func (s *Sink) Consume(ctx context.Context, b *pipeline.Batch) error {
 			lim = probe
 		}
 		n, size := s.build(b, recs, lim)
-		status, err := s.post(ctx, s.tenants[recs[0].tenant])
+		status, err := s.post(ctx, s.tenants[recs[0].Group])
 		if err == nil {
 			s.accepted.Add(uint64(n))
 			recs = recs[n:]
@@ -401,8 +366,7 @@ func (s *Sink) Consume(ctx context.Context, b *pipeline.Batch) error {
 				probe = max(size/2, 1) // find the records Loki refuses
 				continue
 			}
-			dead = s.appendDead(dead, b, recs[0], status, err)
-			deadN++
+			s.addDead(&dead, b, recs[0], status, err)
 			recs = recs[1:]
 			continue
 		}
@@ -410,15 +374,13 @@ func (s *Sink) Consume(ctx context.Context, b *pipeline.Batch) error {
 		break
 	}
 
-	if deadN > 0 {
-		if err := s.writeDead(ctx, dead, deadN); err != nil {
-			s.keep(b, recs, dead, deadN)
-			return err
-		}
+	if err := s.writeDead(ctx, &dead); err != nil {
+		s.retry.Keep(b, recs, dead)
+		return err
 	}
 	if len(recs) > 0 {
 		s.retried.Add(uint64(len(recs)))
-		s.keep(b, recs, nil, 0)
+		s.retry.Keep(b, recs, httpsink.DeadLines{})
 		err := fmt.Errorf("loki %s: %d of %d records not yet accepted: %w", s.name, len(recs), b.Records, failure)
 		if sink.IsPermanent(failure) {
 			return sink.Permanent(err)
@@ -428,76 +390,21 @@ func (s *Sink) Consume(ctx context.Context, b *pipeline.Batch) error {
 	return nil
 }
 
-// keep saves what is left of b for the next Consume of the same batch.
-func (s *Sink) keep(b *pipeline.Batch, pending []rec, dead []byte, deadN int) {
-	st := &retry{b: b, pending: append([]rec(nil), pending...), dead: dead, deadN: deadN, sum: s.batchSum(b)}
-	for _, c := range b.Chunks {
-		st.chunks = append(st.chunks, c)
-		st.sizes = append(st.sizes, len(c.Data))
-	}
-	s.state = st
-}
-
-// sameBatch reports whether b is the batch st was kept for.
-func (s *Sink) sameBatch(st *retry, b *pipeline.Batch) bool {
-	if st.b != b || len(st.chunks) != len(b.Chunks) {
-		return false
-	}
-	for i, c := range b.Chunks {
-		if st.chunks[i] != c || st.sizes[i] != len(c.Data) {
-			return false
-		}
-	}
-	return st.sum == s.batchSum(b)
-}
-
-func (s *Sink) batchSum(b *pipeline.Batch) uint64 {
-	var h maphash.Hash
-	h.SetSeed(s.hashSeed)
-	for _, c := range b.Chunks {
-		h.Write(c.Data)
-	}
-	return h.Sum64()
-}
-
 // setTenants gives each record the tenant of its route, and groups the records by
 // tenant (a push has one tenant), keeping their order within each tenant.
-func (s *Sink) setTenants(b *pipeline.Batch, recs []rec) {
+func (s *Sink) setTenants(b *pipeline.Batch, recs []httpsink.Rec) {
 	mixed := false
 	for i := range recs {
-		if v, ok := record.Scalar(record.Lookup(recs[i].data(b), record.RouteField)); ok {
+		if v, ok := record.Scalar(record.Lookup(recs[i].Data(b), record.RouteField)); ok {
 			if t, ok := s.routes[string(v)]; ok {
-				recs[i].tenant = int32(t)
+				recs[i].Group = int32(t)
 			}
 		}
-		mixed = mixed || recs[i].tenant != recs[0].tenant
+		mixed = mixed || recs[i].Group != recs[0].Group
 	}
 	if mixed {
-		slices.SortStableFunc(recs, func(a, b rec) int { return int(a.tenant - b.tenant) })
+		slices.SortStableFunc(recs, func(a, b httpsink.Rec) int { return int(a.Group - b.Group) })
 	}
-}
-
-// splitRecords appends the records of b.
-func splitRecords(dst []rec, b *pipeline.Batch) []rec {
-	for ci, c := range b.Chunks {
-		d := c.Data
-		for start := 0; start < len(d); {
-			end := bytes.IndexByte(d[start:], '\n')
-			next := 0
-			if end < 0 {
-				end = len(d)
-				next = end
-			} else {
-				end += start
-				next = end + 1
-			}
-			if end > start {
-				dst = append(dst, rec{chunk: int32(ci), start: int32(start), end: int32(end)})
-			}
-			start = next
-		}
-	}
-	return dst
 }
 
 // request is the push being built: its streams, in order of first appearance.
@@ -520,16 +427,16 @@ type stream struct {
 // build encodes into s.payload the first records of recs that fit a request of
 // limit uncompressed bytes (at least one) and returns how many it took and the
 // uncompressed size.
-func (s *Sink) build(b *pipeline.Batch, recs []rec, limit int) (n, size int) {
+func (s *Sink) build(b *pipeline.Batch, recs []httpsink.Rec, limit int) (n, size int) {
 	q := &s.req
 	q.n = 0
 	clear(q.index)
 	total := len(`{"streams":[]}`)
 	for _, r := range recs {
-		if r.tenant != recs[0].tenant {
+		if r.Group != recs[0].Group {
 			break // one tenant per push
 		}
-		d := r.data(b)
+		d := r.Data(b)
 		q.labels = s.ex.labels(q.labels[:0], d)
 		q.key = appendSelector(q.key[:0], q.labels)
 		si, ok := q.index[string(q.key)]
@@ -619,14 +526,6 @@ func (s *Sink) build(b *pipeline.Batch, recs []rec, limit int) (n, size int) {
 	return n, len(q.body)
 }
 
-// statusError is a push answered with an error status.
-type statusError struct {
-	status int
-	msg    string
-}
-
-func (e *statusError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.status, e.msg) }
-
 // post sends s.payload and returns the response's status (0 when there is none)
 // and, unless it is 2xx, an error: marked permanent for 401, 403 and 4xx other than
 // 400, 408, 413, 422 and 429 (which Consume handles).
@@ -678,7 +577,7 @@ func (s *Sink) post(ctx context.Context, tenant string) (int, error) {
 	if rerr != nil && len(body) == 0 {
 		body = []byte(rerr.Error())
 	}
-	err = fmt.Errorf("push to %s: %w", s.url, &statusError{status: code, msg: responseText(body)})
+	err = fmt.Errorf("push to %s: %w", s.url, &httpsink.StatusError{Status: code, Msg: responseText(body)})
 	switch {
 	case code == http.StatusTooManyRequests:
 		s.fRateLimited.Add(1)
@@ -701,11 +600,11 @@ func (s *Sink) post(ctx context.Context, tenant string) (int, error) {
 // metadataDisallowed reports whether err is Loki refusing structured metadata as
 // such (allow_structured_metadata off, or a schema before v13).
 func metadataDisallowed(err error) bool {
-	var se *statusError
+	var se *httpsink.StatusError
 	if !errors.As(err, &se) {
 		return false
 	}
-	m := strings.ToLower(se.msg)
+	m := strings.ToLower(se.Msg)
 	return strings.Contains(m, "structured metadata") && (strings.Contains(m, "disallowed") || strings.Contains(m, "not allowed") || strings.Contains(m, "not supported"))
 }
 
@@ -736,46 +635,32 @@ type deadLine struct {
 	RecordText string          `json:"record_text,omitempty"`
 }
 
-// appendDead appends the dead-letter line of r (a copy: the batch's data is not
-// kept).
-func (s *Sink) appendDead(dst []byte, b *pipeline.Batch, r rec, status int, cause error) []byte {
-	d := r.data(b)
+// addDead adds the dead-letter line of r (a copy: the batch's data is not kept).
+func (s *Sink) addDead(dead *httpsink.DeadLines, b *pipeline.Batch, r httpsink.Rec, status int, cause error) {
+	d := r.Data(b)
 	msg := cause.Error()
-	var se *statusError
+	var se *httpsink.StatusError
 	if errors.As(cause, &se) {
-		msg = se.msg
+		msg = se.Msg
 	}
 	l := deadLine{
-		Time: s.now().UTC().Format(time.RFC3339Nano), Sink: s.name, Status: status, Error: msg, Tenant: s.tenants[r.tenant],
+		Time: s.now().UTC().Format(time.RFC3339Nano), Sink: s.name, Status: status, Error: msg, Tenant: s.tenants[r.Group],
 		Labels: string(appendSelector(nil, s.ex.labels(nil, d))),
 	}
-	if json.Valid(d) {
-		l.Record = d
-	} else {
-		l.RecordText = string(d)
-	}
-	// Not json.Marshal: it would escape <, > and & in the record (and U+2028,
-	// U+2029), which must be kept as it was sent.
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	err := enc.Encode(l)
-	line := buf.Bytes()
-	if err != nil { // cannot happen: every part is valid
-		line = fmt.Appendf(nil, `{"sink":%q,"status":%d,"record_text":%q}`, s.name, status, d)
+	l.Record, l.RecordText = httpsink.Record(d)
+	if err := dead.Add(l); err != nil { // cannot happen: every part is valid
+		dead.AddLine(fmt.Appendf(nil, `{"sink":%q,"status":%d,"record_text":%q}`, s.name, status, d))
 	}
 	s.log.Warn("record rejected by Loki; written to the dead-letter file", "labels", l.Labels, "status", status, "error", msg)
-	dst = append(dst, bytes.TrimSuffix(line, []byte("\n"))...)
-	return append(dst, '\n')
 }
 
-func (s *Sink) writeDead(ctx context.Context, lines []byte, n int) error {
-	b := &pipeline.Batch{}
-	b.Add(&pipeline.Chunk{Data: lines, Records: n})
-	if err := s.dead.Consume(ctx, b); err != nil {
-		return fmt.Errorf("loki %s: writing %d records to the dead-letter file: %w", s.name, n, err)
-	}
+// writeDead writes the dead-letter lines, if any, and counts them.
+func (s *Sink) writeDead(ctx context.Context, dead *httpsink.DeadLines) error {
+	n, err := dead.Write(ctx, s.dead)
 	s.deadLettered.Add(uint64(n))
+	if err != nil {
+		return fmt.Errorf("loki %s: %w", s.name, err)
+	}
 	return nil
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/logferry/logferry/internal/pipeline"
 	"github.com/logferry/logferry/internal/sink"
+	"github.com/logferry/logferry/internal/sink/httpsink"
 )
 
 func newSink(t *testing.T, url string, o Options) *Sink {
@@ -134,11 +135,6 @@ func TestEncoding(t *testing.T) {
 // TestHeaders: content type and encoding per format, tenant, authorization, extra
 // headers, and the default path.
 func TestHeaders(t *testing.T) {
-	tok := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(tok, []byte("first\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f := &secretFile{path: tok}
 	for _, tc := range []struct {
 		name string
 		o    Options
@@ -147,11 +143,11 @@ func TestHeaders(t *testing.T) {
 		{"protobuf", Options{Tenant: "team-a"}, map[string]string{
 			"Content-Type": "application/x-protobuf", "Content-Encoding": "", "X-Scope-OrgID": "team-a", "Authorization": "",
 		}},
-		{"json gzip basic", Options{JSON: true, Authorization: func() (string, error) { return BasicAuth("u", "p"), nil }}, map[string]string{
+		{"json gzip basic", Options{JSON: true, Authorization: func() (string, error) { return httpsink.BasicAuth("u", "p"), nil }}, map[string]string{
 			"Content-Type": "application/json", "Content-Encoding": "gzip", "X-Scope-OrgID": "", "Authorization": "Basic dTpw",
 		}},
 		{"json plain bearer headers", Options{JSON: true, NoGzip: true, Headers: map[string]string{"X-Extra": "1"},
-			Authorization: func() (string, error) { v, err := f.get(); return BearerAuth(v), err }}, map[string]string{
+			Authorization: func() (string, error) { return httpsink.BearerAuth("first"), nil }}, map[string]string{
 			"Content-Type": "application/json", "Content-Encoding": "", "Authorization": "Bearer first", "X-Extra": "1",
 		}},
 	} {
@@ -171,29 +167,6 @@ func TestHeaders(t *testing.T) {
 				}
 			}
 		})
-	}
-
-	// A token file that changes is read again.
-	time.Sleep(10 * time.Millisecond)
-	if err := os.WriteFile(tok, []byte("second-token\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f.mu.Lock()
-	f.checked = time.Time{}
-	f.mu.Unlock()
-	if v, err := f.get(); err != nil || v != "second-token" {
-		t.Fatalf("after change: %q %v", v, err)
-	}
-	// A token file that disappears keeps the last value.
-	os.Remove(tok)
-	f.mu.Lock()
-	f.checked = time.Time{}
-	f.mu.Unlock()
-	if v, err := f.get(); err != nil || v != "second-token" {
-		t.Fatalf("after removal: %q %v", v, err)
-	}
-	if _, err := (&secretFile{path: tok}).get(); err == nil {
-		t.Fatal("missing file read")
 	}
 }
 

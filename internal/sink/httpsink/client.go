@@ -1,0 +1,183 @@
+package httpsink
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/logferry/logferry/internal/config"
+	"github.com/logferry/logferry/internal/sink"
+)
+
+// Settings are what an HTTP sink takes from its configuration's HTTP client and
+// dead-letter settings.
+type Settings struct {
+	Authorization Authorization // nil: none
+	TLS           *tls.Config   // nil: the defaults
+	DeadLetter    sink.Sink     // the caller closes it
+}
+
+// FromConfig reads the credentials (Auth) and TLS files (TLSConfig) of c, so that a
+// missing one fails at start, and opens the dead-letter file of d (NewDeadLetter,
+// name being the sink's), so that a bad path fails at start too.
+func FromConfig(name string, c config.HTTPClient, d config.DeadLetter, log *slog.Logger) (Settings, error) {
+	var st Settings
+	var err error
+	if st.Authorization, err = Auth(c); err != nil {
+		return Settings{}, err
+	}
+	if st.TLS, err = TLSConfig(c); err != nil {
+		return Settings{}, err
+	}
+	if d.DeadLetterPath == "" {
+		return Settings{}, errors.New("dead_letter_path is required")
+	}
+	if st.DeadLetter, err = NewDeadLetter(name, d, log); err != nil {
+		return Settings{}, err
+	}
+	return st, nil
+}
+
+// Transport returns the usual transport of an HTTP sink: http.DefaultTransport's
+// settings with tlsConfig (nil: system roots), idle connections per host kept and
+// timeout for the response headers.
+func Transport(tlsConfig *tls.Config, idlePerHost int, timeout time.Duration) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = tlsConfig
+	t.MaxIdleConnsPerHost = idlePerHost
+	t.ResponseHeaderTimeout = timeout
+	return t
+}
+
+// TLSConfig returns the TLS settings of c: nil (the defaults) when none is set.
+func TLSConfig(c config.HTTPClient) (*tls.Config, error) {
+	insecure := c.InsecureSkipVerify != nil && *c.InsecureSkipVerify
+	if c.CAFile == "" && c.CertFile == "" && !insecure {
+		return nil, nil
+	}
+	t := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: insecure} //nolint:gosec // only when configured explicitly
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca_file %s: no PEM certificates", c.CAFile)
+		}
+		t.RootCAs = pool
+	}
+	if c.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("client certificate: %w", err)
+		}
+		t.Certificates = []tls.Certificate{cert}
+	}
+	return t, nil
+}
+
+// Authorization returns the Authorization header of a request ("" none). It is
+// called for every request, so that credentials read from files can change.
+type Authorization func() (string, error)
+
+// Auth returns the Authorization of c's username/password or bearer token (nil
+// when neither is set). Secret files are read now, so that a missing one fails at
+// start, and again when they change (SecretFile).
+func Auth(c config.HTTPClient) (Authorization, error) {
+	switch {
+	case c.Username != "":
+		user := c.Username
+		return Secret(c.Password, c.PasswordFile, func(pw string) string { return BasicAuth(user, pw) })
+	case c.BearerToken != "" || c.BearerTokenFile != "":
+		return Secret(c.BearerToken, c.BearerTokenFile, BearerAuth)
+	}
+	return nil, nil
+}
+
+// Secret returns the Authorization header(secret) of a secret given as value or,
+// when file is set, kept in file: read now (an error if it cannot be) and again
+// when it changes.
+func Secret(value, file string, header func(secret string) string) (Authorization, error) {
+	if file == "" {
+		h := header(value)
+		return func() (string, error) { return h, nil }, nil
+	}
+	f := &SecretFile{Path: file}
+	if _, err := f.Get(); err != nil {
+		return nil, err
+	}
+	return func() (string, error) {
+		v, err := f.Get()
+		return header(v), err
+	}, nil
+}
+
+// BasicAuth returns the Authorization header of basic authentication.
+func BasicAuth(user, password string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
+}
+
+// BearerAuth returns the Authorization header of a bearer token.
+func BearerAuth(token string) string { return "Bearer " + token }
+
+// SecretFile is a credential kept in a file (a mounted Secret, a projected
+// token), trailing white space removed: it is read again when the file's
+// modification time or size changes, looked at no more than once per Recheck. If
+// a new version cannot be read (or is empty), the last good value is kept.
+type SecretFile struct {
+	Path string
+
+	mu      sync.Mutex
+	mod     time.Time
+	size    int64
+	value   string
+	checked time.Time
+}
+
+// Recheck is how often a SecretFile's file is looked at.
+const Recheck = time.Second
+
+// Get returns the secret.
+func (f *SecretFile) Get() (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := time.Now()
+	if f.value != "" && now.Sub(f.checked) < Recheck {
+		return f.value, nil
+	}
+	f.checked = now
+	fi, err := os.Stat(f.Path)
+	if err != nil {
+		return f.keep(err)
+	}
+	if f.value != "" && fi.ModTime().Equal(f.mod) && fi.Size() == f.size {
+		return f.value, nil
+	}
+	b, err := os.ReadFile(f.Path)
+	if err != nil {
+		return f.keep(err)
+	}
+	v := strings.TrimSpace(string(b))
+	if v == "" {
+		return f.keep(fmt.Errorf("%s is empty", f.Path))
+	}
+	f.value, f.mod, f.size = v, fi.ModTime(), fi.Size()
+	return v, nil
+}
+
+// keep returns the last good value, or err when there is none.
+func (f *SecretFile) keep(err error) (string, error) {
+	if f.value != "" {
+		return f.value, nil
+	}
+	return "", err
+}
