@@ -38,49 +38,80 @@ func gzipAway(t *testing.T, src, dst string) {
 // file, whose copy then is .1.gz (the first one's moved to .2.gz). The agent still
 // has the first file open with lines left to read; they come before the second file's.
 func TestDockerRotatedAwayUnseen(t *testing.T) {
-	root := t.TempDir()
-	d := dockerInstance{id: "0c0c0c0c", restart: 0}
-	if err := os.MkdirAll(d.dir(root), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	d.writeConfig(t, root)
-	live := d.log(root)
-	d.writeLines(t, root, "old", 0, 10)
-
-	c := &collector{}
-	m := newTestManager(t, 1, 64<<10, c.send)
-	m.o.PollInterval = time.Hour // read only when discovery says so
-	dg := d.group(root, true)
-	m.Changed(dg)
-	m.Sync([]discover.Group{dg})
-
-	stop := startManager(t, m)
-	defer stop()
-	waitRecords(t, c, 10)
+	w := newDockerWorld(t, "0c0c0c0c", func(w *dockerWorld) { w.lines(t, 0, 10) })
+	waitRecords(t, w.c, 10)
 
 	// Unseen by the agent: the first file gets its last lines, then two rotations.
-	d.writeLines(t, root, "old", 10, 12)
-	if err := os.Rename(live, live+".1"); err != nil {
-		t.Fatal(err)
-	}
-	gzipAway(t, live+".1", live+".1.gz")
-	d.writeLines(t, root, "old", 12, 20) // the second file
-	if err := os.Rename(live+".1.gz", live+".2.gz"); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(live, live+".1"); err != nil {
-		t.Fatal(err)
-	}
-	gzipAway(t, live+".1", live+".1.gz")
-	d.writeLines(t, root, "old", 20, 25) // the live file
+	w.lines(t, 10, 12)
+	w.rename(t, [2]string{"", ".1"})
+	gzipAway(t, w.live+".1", w.live+".1.gz")
+	w.lines(t, 12, 20) // the second file
+	w.rename(t, [2]string{".1.gz", ".2.gz"}, [2]string{"", ".1"})
+	gzipAway(t, w.live+".1", w.live+".1.gz")
+	w.lines(t, 20, 25) // the live file
+	w.want(t, 25)
+}
 
-	m.Changed(dg)
-	waitRecords(t, c, 25)
-	stop()
-	got := c.records()
+// dockerWorld is one docker container directory followed by a manager that reads only
+// when discovery says so (Changed): a test changes the directory unseen, then calls
+// changed.
+type dockerWorld struct {
+	d    dockerInstance
+	root string
+	live string // the live file's path
+	c    *collector
+	m    *Manager
+	dg   discover.Group
+	stop func()
+}
+
+// newDockerWorld creates the directory and its config.v2.json, lets prepare write
+// the first files, and starts the manager on them.
+func newDockerWorld(t *testing.T, id string, prepare func(w *dockerWorld)) *dockerWorld {
+	t.Helper()
+	w := &dockerWorld{d: dockerInstance{id: id}, root: t.TempDir(), c: &collector{}}
+	if err := os.MkdirAll(w.d.dir(w.root), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	w.d.writeConfig(t, w.root)
+	w.live = w.d.log(w.root)
+	prepare(w)
+	w.m = newTestManager(t, 1, 64<<10, w.c.send)
+	w.m.o.PollInterval = time.Hour
+	w.dg = w.d.group(w.root, true)
+	w.m.Changed(w.dg)
+	w.m.Sync([]discover.Group{w.dg})
+	w.stop = startManager(t, w.m)
+	t.Cleanup(w.stop)
+	return w
+}
+
+func (w *dockerWorld) lines(t *testing.T, from, to int) {
+	t.Helper()
+	w.d.writeLines(t, w.root, "old", from, to)
+}
+
+// rename renames the files named by the live file's suffixes, in order.
+func (w *dockerWorld) rename(t *testing.T, pairs ...[2]string) {
+	t.Helper()
+	for _, p := range pairs {
+		if err := os.Rename(w.live+p[0], w.live+p[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// want tells discovery, waits for n records, stops and checks that they are
+// old-0000 .. old-(n-1) in order.
+func (w *dockerWorld) want(t *testing.T, n int) {
+	t.Helper()
+	w.m.Changed(w.dg)
+	waitRecords(t, w.c, n)
+	time.Sleep(50 * time.Millisecond) // anything read twice shows too
+	w.stop()
+	got := w.c.records()
 	for i, r := range got {
-		want := "old-" + pad4(i)
-		if i >= 25 || r.Message[:8] != want {
+		if want := "old-" + pad4(i); i >= n || r.Message[:8] != want {
 			t.Fatalf("record %d is %q, want %s (records: %v)", i, r.Message[:8], want, messagesOf(got))
 		}
 	}
@@ -161,94 +192,36 @@ func messagesAll(rs []sentRecord) []string {
 // the live file's. A file that left the directory is older than every file still in
 // it: its remaining lines come first.
 func TestDeletedFileReadBeforeNewer(t *testing.T) {
-	root := t.TempDir()
-	d := dockerInstance{id: "0e0e0e0e", restart: 0}
-	if err := os.MkdirAll(d.dir(root), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	d.writeConfig(t, root)
-	live := d.log(root)
-	d.writeLines(t, root, "old", 0, 10)
-
-	c := &collector{}
-	m := newTestManager(t, 1, 64<<10, c.send)
-	m.o.PollInterval = time.Hour // read only when discovery says so
-	dg := d.group(root, true)
-	m.Changed(dg)
-	m.Sync([]discover.Group{dg})
-	stop := startManager(t, m)
-	defer stop()
-	waitRecords(t, c, 10)
+	w := newDockerWorld(t, "0e0e0e0e", func(w *dockerWorld) { w.lines(t, 0, 10) })
+	waitRecords(t, w.c, 10)
 
 	// Unseen by the agent: the open file gets more lines, is rotated to .1 then .2,
 	// and is removed; the next file is at .1 and a third is live.
-	d.writeLines(t, root, "old", 10, 15)
-	if err := os.Rename(live, live+".1"); err != nil {
+	w.lines(t, 10, 15)
+	w.rename(t, [2]string{"", ".1"})
+	w.lines(t, 15, 20)
+	w.rename(t, [2]string{".1", ".2"}, [2]string{"", ".1"})
+	if err := os.Remove(w.live + ".2"); err != nil {
 		t.Fatal(err)
 	}
-	d.writeLines(t, root, "old", 15, 20)
-	if err := os.Rename(live+".1", live+".2"); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(live, live+".1"); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Remove(live + ".2"); err != nil {
-		t.Fatal(err)
-	}
-	d.writeLines(t, root, "old", 20, 25)
-
-	m.Changed(dg)
-	waitRecords(t, c, 25)
-	stop()
-	got := c.records()
-	for i, r := range got {
-		if want := "old-" + pad4(i); i >= 25 || r.Message[:8] != want {
-			t.Fatalf("record %d is %q, want %s (records: %v)", i, r.Message[:8], want, messagesOf(got))
-		}
-	}
+	w.lines(t, 20, 25)
+	w.want(t, 25)
 }
 
 // TestCopyOfFileOpenedEmpty: the live file is opened while still empty (no
 // fingerprint yet); before the agent reads it again it is filled, rotated, compressed
 // and its plain name removed. Its .gz copy is the same data: read once, in order.
 func TestCopyOfFileOpenedEmpty(t *testing.T) {
-	root := t.TempDir()
-	d := dockerInstance{id: "0f0f0f0f", restart: 0}
-	if err := os.MkdirAll(d.dir(root), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	d.writeConfig(t, root)
-	live := d.log(root)
-	if err := os.WriteFile(live, nil, 0o640); err != nil {
-		t.Fatal(err)
-	}
-
-	c := &collector{}
-	m := newTestManager(t, 1, 64<<10, c.send)
-	m.o.PollInterval = time.Hour // read only when discovery says so
-	dg := d.group(root, true)
-	m.Changed(dg)
-	m.Sync([]discover.Group{dg})
-	stop := startManager(t, m)
-	defer stop()
+	w := newDockerWorld(t, "0f0f0f0f", func(w *dockerWorld) {
+		if err := os.WriteFile(w.live, nil, 0o640); err != nil {
+			t.Fatal(err)
+		}
+	})
 	time.Sleep(50 * time.Millisecond) // the empty file is open
 
-	d.writeLines(t, root, "old", 0, 10)
-	if err := os.Rename(live, live+".1"); err != nil {
-		t.Fatal(err)
-	}
-	gzipAway(t, live+".1", live+".1.gz")
-	d.writeLines(t, root, "old", 10, 15)
-
-	m.Changed(dg)
-	got := runUntil(t, m, c, 15)
-	for i, r := range got {
-		if want := "old-" + pad4(i); i >= 15 || r.Message[:8] != want {
-			t.Fatalf("record %d is %q, want %s (records: %v)", i, r.Message[:8], want, messagesOf(got))
-		}
-	}
-	if len(got) != 15 {
-		t.Fatalf("%d records, want 15: %v", len(got), messagesOf(got))
-	}
+	w.lines(t, 0, 10)
+	w.rename(t, [2]string{"", ".1"})
+	gzipAway(t, w.live+".1", w.live+".1.gz")
+	w.lines(t, 10, 15)
+	w.want(t, 15)
 }
