@@ -60,7 +60,7 @@ func parseFlags() flags {
 	flag.BoolVar(&f.keep, "keep", false, "keep the generated node")
 	flag.IntVar(&f.latPods, "latency-pods", 20, "new pods for the discovery latency measurement (0 skips it)")
 	flag.BoolVar(&f.warm, "warm", true, "before each file-sink run, write and delete a scratch file of the output's size so the run does not pay the VM's first-touch cost for page-cache memory (see docs/benchmarks.md)")
-	flag.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the agent's first -profile-seconds of each run to this directory (<sink>-<run>.pprof); "+
+	flag.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the agent's first -profile-seconds of each run to this directory (<sink>-<run>.pprof; with -outage: of the drain, outage-drain.pprof); "+
 		"the run's CPU then includes the profiler and the idle rest of the profile")
 	flag.IntVar(&f.profSecs, "profile-seconds", 10, "length of each -cpuprofile profile")
 	f.outage.register()

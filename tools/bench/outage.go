@@ -182,6 +182,11 @@ func outageRun(f flags, dir string) error {
 		sink: "    type: elasticsearch\n    elasticsearch:\n      urls: [" + srv.URL + "]\n      index: logs\n" +
 			"      dead_letter_path: " + filepath.Join(dir, "dead-letter.jsonl") + "\n",
 	}
+	if f.cpuProfile != "" {
+		if conf.pprofAddr, err = freeAddr(); err != nil {
+			return err
+		}
+	}
 	cfg := filepath.Join(dir, "agent.yaml")
 	if err := conf.write(cfg); err != nil {
 		return err
@@ -209,6 +214,17 @@ func outageRun(f flags, dir string) error {
 		genDone <- genResult{m, err}
 	}()
 	tl := &timeline{a: a, srv: srv, start: time.Now(), every: o.sampleEvery, trace: o.trace}
+	if f.cpuProfile != "" {
+		// A profile of the drain: from the moment the sink returns.
+		tl.onUp = func() {
+			go func() {
+				path := filepath.Join(f.cpuProfile, "outage-drain.pprof")
+				if err := cpuProfile(conf.pprofAddr, path, f.profSecs); err != nil {
+					fmt.Fprintln(os.Stderr, "bench: cpu profile:", err)
+				}
+			}()
+		}
+	}
 	tl.run(o, rate)
 	stopGen()
 	g := <-genDone
@@ -242,6 +258,7 @@ type timeline struct {
 	downAt, upAt time.Duration
 	caughtUp     time.Duration // since start; 0 if never
 	lastTrace    time.Duration
+	onUp         func() // if not nil, called when the sink returns
 }
 
 // sampleUntil samples every tl.every until d since start, or until stop is true.
@@ -273,6 +290,9 @@ func (tl *timeline) run(o outageFlags, rate int64) {
 	tl.srv.upAt.Store(time.Now().UnixNano())
 	tl.srv.down.Store(false)
 	tl.upAt = time.Since(tl.start)
+	if tl.onUp != nil {
+		tl.onUp()
+	}
 	drained := func(s sample) bool { return s.scrapeOK && tl.srv.firstOK.Load() != 0 && s.lag < float64(rate) }
 	if last := tl.sampleUntil(tl.upAt+o.drainLimit, phaseAfter, drained); drained(last) {
 		tl.caughtUp = last.at
