@@ -74,8 +74,8 @@ type KafkaSASL struct {
 	Mechanism string
 	// Username (username) or UsernameFile (username_file), and Password
 	// (password) or PasswordFile (password_file): one of each is required with
-	// a mechanism. Values may use ${ENV}; files are read at start, trailing
-	// newlines removed.
+	// a mechanism. Values may use ${ENV}; files are read at start and again
+	// when they change (package secret).
 	Username     string
 	UsernameFile string
 	Password     string

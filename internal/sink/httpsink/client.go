@@ -9,11 +9,10 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/logferry/logferry/internal/config"
+	"github.com/logferry/logferry/internal/secret"
 	"github.com/logferry/logferry/internal/sink"
 )
 
@@ -111,12 +110,12 @@ func Secret(value, file string, header func(secret string) string) (Authorizatio
 		h := header(value)
 		return func() (string, error) { return h, nil }, nil
 	}
-	f := &SecretFile{Path: file}
-	if _, err := f.Get(); err != nil {
+	get, err := secret.Value(value, file)
+	if err != nil {
 		return nil, err
 	}
 	return func() (string, error) {
-		v, err := f.Get()
+		v, err := get()
 		return header(v), err
 	}, nil
 }
@@ -128,56 +127,3 @@ func BasicAuth(user, password string) string {
 
 // BearerAuth returns the Authorization header of a bearer token.
 func BearerAuth(token string) string { return "Bearer " + token }
-
-// SecretFile is a credential kept in a file (a mounted Secret, a projected
-// token), trailing white space removed: it is read again when the file's
-// modification time or size changes, looked at no more than once per Recheck. If
-// a new version cannot be read (or is empty), the last good value is kept.
-type SecretFile struct {
-	Path string
-
-	mu      sync.Mutex
-	mod     time.Time
-	size    int64
-	value   string
-	checked time.Time
-}
-
-// Recheck is how often a SecretFile's file is looked at.
-const Recheck = time.Second
-
-// Get returns the secret.
-func (f *SecretFile) Get() (string, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	now := time.Now()
-	if f.value != "" && now.Sub(f.checked) < Recheck {
-		return f.value, nil
-	}
-	f.checked = now
-	fi, err := os.Stat(f.Path)
-	if err != nil {
-		return f.keep(err)
-	}
-	if f.value != "" && fi.ModTime().Equal(f.mod) && fi.Size() == f.size {
-		return f.value, nil
-	}
-	b, err := os.ReadFile(f.Path)
-	if err != nil {
-		return f.keep(err)
-	}
-	v := strings.TrimSpace(string(b))
-	if v == "" {
-		return f.keep(fmt.Errorf("%s is empty", f.Path))
-	}
-	f.value, f.mod, f.size = v, fi.ModTime(), fi.Size()
-	return v, nil
-}
-
-// keep returns the last good value, or err when there is none.
-func (f *SecretFile) keep(err error) (string, error) {
-	if f.value != "" {
-		return f.value, nil
-	}
-	return "", err
-}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/logferry/logferry/internal/config"
+	"github.com/logferry/logferry/internal/secret"
 )
 
 // writer returns a function writing files in a temporary directory.
@@ -28,52 +29,6 @@ func writer(t *testing.T) func(name, content string) string {
 			t.Fatal(err)
 		}
 		return p
-	}
-}
-
-// TestSecretFile: a secret file is read again when it changes; a version that
-// cannot be read, or is empty, keeps the last good value; without one it is an
-// error.
-func TestSecretFile(t *testing.T) {
-	write := writer(t)
-	path := write("token", "first\n")
-	f := &SecretFile{Path: path}
-	for _, step := range []struct {
-		name   string
-		change func()
-		want   string // "" an error
-	}{
-		{"first read", func() {}, "first"},
-		{"changed", func() { write("token", "  second-token\n") }, "second-token"},
-		{"emptied", func() { write("token", "\n") }, "second-token"},
-		{"back", func() { write("token", "third") }, "third"},
-		{"removed", func() { os.Remove(path) }, "third"},
-	} {
-		t.Run(step.name, func(t *testing.T) {
-			step.change()
-			f.mu.Lock()
-			f.checked = time.Time{} // do not wait for Recheck; every version has a new size
-			f.mu.Unlock()
-			if v, err := f.Get(); v != step.want || err != nil {
-				t.Fatalf("got %q, %v; want %q", v, err, step.want)
-			}
-		})
-	}
-	t.Run("cached", func(t *testing.T) {
-		p := write("cached", "one")
-		f := &SecretFile{Path: p}
-		f.Get()
-		write("cached", "two")
-		if v, _ := f.Get(); v != "one" {
-			t.Fatalf("looked at again within Recheck: %q", v)
-		}
-	})
-	for name, p := range map[string]string{"missing": filepath.Join(t.TempDir(), "nope"), "empty": write("empty", " \n")} {
-		t.Run(name, func(t *testing.T) {
-			if v, err := (&SecretFile{Path: p}).Get(); err == nil || !strings.Contains(err.Error(), p) {
-				t.Fatalf("got %q, %v", v, err)
-			}
-		})
 	}
 }
 
@@ -128,7 +83,7 @@ func TestSecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(Recheck + 10*time.Millisecond)
+	time.Sleep(secret.Recheck + 10*time.Millisecond)
 	write("key", "two-two\n")
 	if h, err := a(); h != "Key two-two" || err != nil {
 		t.Fatalf("got %q, %v", h, err)

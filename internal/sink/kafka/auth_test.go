@@ -21,6 +21,7 @@ import (
 
 	"github.com/logferry/logferry/internal/config"
 	"github.com/logferry/logferry/internal/pipeline"
+	"github.com/logferry/logferry/internal/secret"
 	"github.com/logferry/logferry/internal/sink"
 )
 
@@ -107,6 +108,27 @@ func TestSASL(t *testing.T) {
 			t.Logf("wrong password: permanent=%v: %v", sink.IsPermanent(err), err)
 		})
 	}
+	t.Run("password file rotated", func(t *testing.T) {
+		c, err := kfake.NewCluster(kfake.Ports(0), kfake.SeedTopics(1, "logs"), kfake.EnableSASL(),
+			kfake.Superuser("SCRAM-SHA-512", "agent", "rotated-s3cret"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		pw := writeFile(t, "pw", "old\n")
+		s := newSink(t, c, func(k *config.KafkaSink) {
+			k.Topic, k.TopicFallback = "logs", ""
+			k.SASL = config.KafkaSASL{Mechanism: "SCRAM-SHA-512", Username: "agent", PasswordFile: pw}
+		})
+		// The Secret is updated in place before the first connection.
+		if err := os.WriteFile(pw, []byte("rotated-s3cret\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(secret.Recheck + 50*time.Millisecond)
+		if err := s.Consume(context.Background(), batchOf([]string{sampleRecord("default", 1, 1, "rotated")}, 1)); err != nil {
+			t.Fatalf("the rotated password was not used: %v", err)
+		}
+	})
 	if _, err := New("x", config.KafkaSink{Brokers: []string{"a:1"}, Topic: "t",
 		SASL: config.KafkaSASL{Mechanism: "PLAIN", Username: "u", PasswordFile: "/nonexistent/pw"}}, nil); err == nil {
 		t.Fatal("a missing password file was accepted")

@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -30,6 +29,7 @@ import (
 	"github.com/logferry/logferry/internal/config"
 	"github.com/logferry/logferry/internal/pipeline"
 	"github.com/logferry/logferry/internal/record"
+	"github.com/logferry/logferry/internal/secret"
 	"github.com/logferry/logferry/internal/sink"
 )
 
@@ -210,33 +210,38 @@ func tlsConfig(c config.KafkaTLS) (*tls.Config, error) {
 
 // secret returns v, or the content of file without trailing newlines. Errors name
 // the file, never the value.
-func secret(v, file string) (string, error) {
-	if file == "" {
-		return v, nil
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimRight(string(b), "\r\n"), nil
-}
-
+// saslMechanism returns the SASL mechanism of c. Credentials kept in files are read
+// now (an error if they cannot be) and again, when they changed, at every new
+// connection's authentication.
 func saslMechanism(c config.KafkaSASL) (sasl.Mechanism, error) {
-	user, err := secret(c.Username, c.UsernameFile)
+	user, err := secret.Value(c.Username, c.UsernameFile)
 	if err != nil {
 		return nil, err
 	}
-	pass, err := secret(c.Password, c.PasswordFile)
+	pass, err := secret.Value(c.Password, c.PasswordFile)
 	if err != nil {
 		return nil, err
+	}
+	creds := func() (u, p string, err error) {
+		if u, err = user(); err == nil {
+			p, err = pass()
+		}
+		return u, p, err
+	}
+	scramAuth := func(context.Context) (scram.Auth, error) {
+		u, p, err := creds()
+		return scram.Auth{User: u, Pass: p}, err
 	}
 	switch c.Mechanism {
 	case "PLAIN":
-		return plain.Auth{User: user, Pass: pass}.AsMechanism(), nil
+		return plain.Plain(func(context.Context) (plain.Auth, error) {
+			u, p, err := creds()
+			return plain.Auth{User: u, Pass: p}, err
+		}), nil
 	case "SCRAM-SHA-256":
-		return scram.Auth{User: user, Pass: pass}.AsSha256Mechanism(), nil
+		return scram.Sha256(scramAuth), nil
 	case "SCRAM-SHA-512":
-		return scram.Auth{User: user, Pass: pass}.AsSha512Mechanism(), nil
+		return scram.Sha512(scramAuth), nil
 	}
 	return nil, fmt.Errorf("unknown mechanism %q", c.Mechanism)
 }
