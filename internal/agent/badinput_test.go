@@ -253,6 +253,17 @@ func TestBadLinesAreCountedAndSkipped(t *testing.T) {
 			}
 			if len(badMsgs) > 0 {
 				checkRawOutputValid(t, out, len(got))
+				// Repaired lines are flagged, counted and logged with where they are.
+				flagged := 0
+				for _, r := range got {
+					if slices.Contains(r.Log.Flags, "invalid_utf8") {
+						flagged++
+					}
+				}
+				if n := a.Tails().Stats().InvalidUTF8.Load(); flagged != 2*len(badMsgs) || n != int64(flagged) {
+					t.Fatalf("%d records flagged invalid_utf8, %d counted; want %d", flagged, n, 2*len(badMsgs))
+				}
+				waitLog(t, logs, "invalid UTF-8", "path="+app)
 			}
 		})
 	}

@@ -43,6 +43,7 @@ var (
 	nLinesGiven  = desc("lines_given_up_total", "Lines that will never be delivered, by reason, over all containers including forgotten ones.", "reason")
 	nBytesGiven  = desc("bytes_given_up_total", "Bytes that will never be delivered, by reason, over all containers including forgotten ones.", "reason")
 	nMalformed   = desc("malformed_lines_total", "Malformed lines skipped, by the decoder's reason.", "reason")
+	nInvalidUTF8 = desc("invalid_utf8_lines_total", "Lines whose invalid UTF-8 was replaced by U+FFFD (each record is flagged invalid_utf8).")
 	nPartial     = desc("partial_flushes_total", "Partial lines shipped without their final fragment (timeout, restart or end of file).")
 	nOpenErrors  = desc("open_errors_total", "Log files that could not be opened or read (each is retried).")
 	nDiscovery   = desc("discovery_errors_total", "Problems discovery reported: unreadable or replaced directories, failed watches.")
@@ -85,7 +86,7 @@ var (
 	cSilence      = desc("container_silence_threshold_seconds", "The container's logferry.io/silence-after: how long it may be silent before the LogferryContainerSilent alert.", containerLabels...)
 	allStateDescs = []*prometheus.Desc{pExcluded, pFiltered, pLimited, pLimitedBytes, pParseFail, pMultiline, pProblems, cSilence, kPods, kSynced, kEvents, kRequests, kRestarts, kErrors, kLastEvent, cReadBytes, cReadLines, cLagBytes, cLagSeconds, cLinesGiven, cBytesGiven,
 		cLastLine, cFilesOpen, cDeleted, cDeletedSz, cRotations, cTruncations,
-		nReadBytes, nReadLines, nLinesGiven, nBytesGiven, nMalformed, nPartial, nOpenErrors, nDiscovery,
+		nReadBytes, nReadLines, nLinesGiven, nBytesGiven, nMalformed, nPartial, nInvalidUTF8, nOpenErrors, nDiscovery,
 		nContainers, nFilesOpen, nRotations, nTruncations, nBuffer, nBufferLimit, nCorrupt, nEntries,
 		sRecords, sBytes, sBatches, sRetries, sFailures, sInFlight, sUp, sLastSuccess, sDropped, sDeadLettered, sTruncated, sFallback}
 )
@@ -189,6 +190,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			counter(nBytesGiven, bytesGiven[r], r)
 		}
 		counter(nPartial, float64(t.PartialFlush.Load()))
+		counter(nInvalidUTF8, float64(t.InvalidUTF8.Load()))
 		counter(nOpenErrors, float64(t.OpenErrors.Load()))
 		gauge(nFilesOpen, float64(t.FilesOpen.Load()))
 		counter(nRotations, float64(t.Rotations.Load()))

@@ -114,7 +114,7 @@ func TestOperationsDocListsEveryMetric(t *testing.T) {
 		t.Fatal(err)
 	}
 	documented := map[string]bool{}
-	for _, n := range regexp.MustCompile(`logferry_[a-z_]+[a-z]`).FindAllString(string(doc), -1) {
+	for _, n := range regexp.MustCompile(`logferry_[a-z0-9_]+[a-z0-9]`).FindAllString(string(doc), -1) {
 		documented[n] = true
 	}
 	for _, n := range exported {

@@ -167,6 +167,9 @@ func (p *Prefix) Len() int { return len(p.log) + len(p.tail) }
 type Encoder struct {
 	sec    int64
 	secBuf []byte // "2006-01-02T15:04:05" of sec
+	// InvalidUTF8 counts the records whose message had invalid UTF-8 replaced
+	// (flagged invalid_utf8); the caller reads and resets it.
+	InvalidUTF8 int64
 }
 
 // Append appends e as one JSON document followed by '\n'. readTime stands in for the
@@ -177,7 +180,8 @@ type Encoder struct {
 // JSON object) under e.FieldsKey ("fields" when empty), after the message; "message"
 // itself is then left out when e.Msg is empty (the body was parsed into Fields).
 // e.Multiline and e.ParseFailed add "multiline" and "parse_failed" to log.flags, which
-// lists its flags in alphabetical order.
+// lists its flags in alphabetical order; a message whose invalid UTF-8 was replaced
+// adds "invalid_utf8" (and Encoder.InvalidUTF8 counts it).
 func (enc *Encoder) Append(dst []byte, p *Prefix, e *format.Entry, readTime time.Time) []byte {
 	ts := e.Time
 	if ts.IsZero() {
@@ -186,9 +190,13 @@ func (enc *Encoder) Append(dst []byte, p *Prefix, e *format.Entry, readTime time
 	dst = append(dst, `{"@timestamp":"`...)
 	dst = enc.appendTime(dst, ts)
 	dst = append(dst, '"')
+	invalid := false
 	if e.Fields == nil || len(e.Msg) > 0 {
 		dst = append(dst, `,"message":`...)
-		dst = AppendString(dst, e.Msg)
+		dst, invalid = appendQuoted(dst, e.Msg)
+		if invalid {
+			enc.InvalidUTF8++
+		}
 	}
 	if e.Fields != nil {
 		key := e.FieldsKey
@@ -221,10 +229,17 @@ func (enc *Encoder) Append(dst []byte, p *Prefix, e *format.Entry, readTime time
 	}
 	dst = append(dst, p.log...)
 	dst = strconv.AppendInt(dst, e.Offset, 10)
-	if e.Multiline || e.ParseFailed || e.Partial || e.Truncated {
+	if invalid || e.Multiline || e.ParseFailed || e.Partial || e.Truncated {
 		dst = append(dst, `,"flags":[`...)
 		sep := false
+		if invalid {
+			dst = append(dst, `"invalid_utf8"`...)
+			sep = true
+		}
 		if e.Multiline {
+			if sep {
+				dst = append(dst, ',')
+			}
 			dst = append(dst, `"multiline"`...)
 			sep = true
 		}

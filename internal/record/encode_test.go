@@ -2,6 +2,7 @@ package record
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -107,5 +108,32 @@ func BenchmarkEncode(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		buf = enc.Append(buf[:0], p, &e, e.Time)
+	}
+}
+
+func TestInvalidUTF8Flagged(t *testing.T) {
+	p := NewPrefix(Source{Path: "/p", RestartCount: -1})
+	for _, tc := range []struct {
+		msg   string
+		flags []any
+	}{
+		{"valid é", nil},
+		{"caf\xe9", []any{"invalid_utf8"}},
+	} {
+		var enc Encoder
+		e := &format.Entry{Time: time.Unix(1, 0), Msg: []byte(tc.msg), Stream: format.Stdout, Multiline: true}
+		var rec struct {
+			Log struct {
+				Flags []any `json:"flags"`
+			} `json:"log"`
+		}
+		out := enc.Append(nil, p, e, time.Time{})
+		if err := json.Unmarshal(out, &rec); err != nil || !utf8.Valid(out) {
+			t.Fatalf("%q: %v: %s", tc.msg, err, out)
+		}
+		want := append(tc.flags, "multiline")
+		if !reflect.DeepEqual(rec.Log.Flags, want) || enc.InvalidUTF8 != int64(len(tc.flags)) {
+			t.Errorf("%q: flags %v, counted %d; want %v", tc.msg, rec.Log.Flags, enc.InvalidUTF8, want)
+		}
 	}
 }

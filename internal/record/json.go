@@ -21,17 +21,26 @@ var safe = func() (t [utf8.RuneSelf]bool) {
 // AppendString appends s as a quoted JSON string. Invalid UTF-8 is replaced by U+FFFD,
 // one replacement per invalid byte, and the rest of the string is kept.
 func AppendString(dst []byte, s []byte) []byte {
+	dst, _ = appendQuoted(dst, s)
+	return dst
+}
+
+// appendQuoted is AppendString that also reports whether invalid UTF-8 was replaced.
+func appendQuoted(dst []byte, s []byte) ([]byte, bool) {
 	dst = append(dst, '"')
-	dst = appendEscaped(dst, s)
-	return append(dst, '"')
+	dst, repaired := appendEscaped(dst, s)
+	return append(dst, '"'), repaired
 }
 
 // AppendStringS is AppendString for a string. It copies s, so it is meant for values
 // rendered once (metadata), not for the per-line path.
 func AppendStringS(dst []byte, s string) []byte { return AppendString(dst, []byte(s)) }
 
-func appendEscaped(dst []byte, s []byte) []byte {
+// appendEscaped appends the escaped s and reports whether invalid UTF-8 was
+// replaced.
+func appendEscaped(dst []byte, s []byte) ([]byte, bool) {
 	start := 0
+	repaired := false
 	for i := 0; i < len(s); {
 		// Skip eight plain bytes at a time: the common case is ASCII text that needs
 		// no escaping at all.
@@ -59,11 +68,12 @@ func appendEscaped(dst []byte, s []byte) []byte {
 			dst = append(dst, `\ufffd`...)
 			i++
 			start = i
+			repaired = true
 			continue
 		}
 		i += size
 	}
-	return append(dst, s[start:]...)
+	return append(dst, s[start:]...), repaired
 }
 
 func appendEscapedByte(dst []byte, b byte) []byte {

@@ -68,6 +68,12 @@ func (w *worker) emit(e *format.Entry) {
 	w.chunk.Data = w.enc.Append(w.chunk.Data, src.prefix, e, w.now)
 	w.chunk.Records++
 	w.lines++
+	if w.enc.InvalidUTF8 > 0 {
+		w.enc.InvalidUTF8 = 0
+		w.m.o.Stats.InvalidUTF8.Add(1)
+		w.m.log.Warn("invalid_utf8", "line with invalid UTF-8: each invalid byte replaced by U+FFFD, the record flagged invalid_utf8",
+			"path", src.path, "offset", e.Offset)
+	}
 }
 
 // turn reads one quantum from group g, oldest file first, and reports whether the group

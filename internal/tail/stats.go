@@ -19,6 +19,7 @@ type Stats struct {
 	FilesOpen    atomic.Int64
 	DeletedHeld  atomic.Int64 // bytes of deleted files still held open
 	PartialFlush atomic.Int64 // partial lines flushed without their final fragment
+	InvalidUTF8  atomic.Int64 // lines whose invalid UTF-8 was replaced (flagged invalid_utf8)
 
 	mu        sync.Mutex
 	malformed map[string]int64 // by reason
