@@ -45,7 +45,6 @@ package loki
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -63,7 +62,9 @@ import (
 
 	"github.com/klauspost/compress/s2"
 
+	"github.com/klauspost/compress/gzip"
 	"github.com/logferry/logferry/internal/config"
+
 	"github.com/logferry/logferry/internal/pipeline"
 	"github.com/logferry/logferry/internal/record"
 	"github.com/logferry/logferry/internal/sink"
@@ -262,7 +263,7 @@ func New(name string, o Options) (*Sink, error) {
 		s.tr = httpsink.Transport(o.TLS, 2, s.timeout)
 	}
 	s.client = &http.Client{Transport: s.tr}
-	s.zw, _ = gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
+	s.zw, _ = gzip.NewWriterLevel(io.Discard, gzip.BestSpeed) // klauspost's, as the Elasticsearch sink's
 	return s, nil
 }
 
