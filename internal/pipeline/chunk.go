@@ -1,9 +1,6 @@
 package pipeline
 
-import (
-	"sync"
-	"sync/atomic"
-)
+import "sync/atomic"
 
 // Chunk is a run of records from one file, encoded as newline-terminated JSON documents.
 // Sinks may read Data until they call Done and must not keep it afterwards.
@@ -66,50 +63,3 @@ type link struct {
 // line that started in an older file of a container ends in a newer one, so the older
 // file's end is only committed once that line is delivered. Call before handing on.
 func (c *Chunk) Link(t *Tracker, seq uint64) { c.links = append(c.links, link{t, seq}) }
-
-// Pool recycles chunks and their buffers. It keeps at most a fixed total capacity of
-// buffers (the retain budget), whatever the garbage collector does: a sync.Pool is
-// emptied at every collection, and under a memory limit collections are frequent, so
-// every chunk would grow its buffer from scratch again. Chunks whose buffer is larger
-// than maxCap are never kept, so one giant line does not pin memory.
-type Pool struct {
-	mu     sync.Mutex
-	free   []*Chunk
-	held   int // capacity of the buffers in free
-	maxCap int
-	retain int
-}
-
-// NewPool returns a pool that keeps buffers of up to maxCap bytes, and 4 times maxCap
-// bytes of them in all. Measured (tools/bench, 1M lines): keeping 1 times maxCap made
-// collection cost 60% more CPU (chunks grew their buffers from scratch again); 4 times
-// costs no more RSS than sync.Pool under the default memory limit.
-func NewPool(maxCap int) *Pool { return &Pool{maxCap: maxCap, retain: 4 * maxCap} }
-
-// Get returns an empty chunk.
-func (p *Pool) Get() *Chunk {
-	p.mu.Lock()
-	if n := len(p.free); n > 0 {
-		c := p.free[n-1]
-		p.free[n-1] = nil
-		p.free = p.free[:n-1]
-		p.held -= cap(c.Data)
-		p.mu.Unlock()
-		return c
-	}
-	p.mu.Unlock()
-	return &Chunk{pool: p}
-}
-
-func (p *Pool) put(c *Chunk) {
-	if cap(c.Data) > p.maxCap {
-		return
-	}
-	*c = Chunk{Data: c.Data[:0], links: c.links[:0], pool: p}
-	p.mu.Lock()
-	if p.held+cap(c.Data) <= p.retain {
-		p.free = append(p.free, c)
-		p.held += cap(c.Data)
-	}
-	p.mu.Unlock()
-}

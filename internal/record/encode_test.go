@@ -1,6 +1,7 @@
 package record
 
 import (
+	"fmt"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -135,5 +136,30 @@ func TestInvalidUTF8Flagged(t *testing.T) {
 		if !reflect.DeepEqual(rec.Log.Flags, want) || enc.InvalidUTF8 != int64(len(tc.flags)) {
 			t.Errorf("%q: flags %v, counted %d; want %v", tc.msg, rec.Log.Flags, enc.InvalidUTF8, want)
 		}
+	}
+}
+
+func BenchmarkEncodeKube(b *testing.B) {
+	k := &Kube{NodeName: "node-1", PodIP: "10.1.0.7", Labels: map[string]string{"app.kubernetes.io/name": "web-1", "app.kubernetes.io/instance": "prod",
+		"app.kubernetes.io/version": "1.4.2", "pod-template-hash": "7d9f8c6b5", "team": "payments"},
+		Annotations: map[string]string{"prometheus.io/scrape": "true", "prometheus.io/port": "9090"},
+		Owners:      []Owner{{"replicaset", "web-1-7d9f8c6b5"}, {"deployment", "web-1"}}, Image: "registry.example.com/web:1.4.2",
+		ContainerID: strings.Repeat("ab", 32), Runtime: "containerd"}
+	for _, kube := range []*Kube{nil, k} {
+		p := NewPrefix(Source{Path: "/var/log/pods/prod_sms-7d9f-abcde_0b1c2d3e-1111-2222-3333-444455556666/app/0.log", Namespace: "prod", Pod: "sms-7d9f-abcde", PodUID: "0b1c2d3e-1111-2222-3333-444455556666", Container: "app", FileID: 42, Kube: kube})
+		b.Run(fmt.Sprint(kube != nil), func(b *testing.B) {
+			msg := []byte(strings.Repeat("x", 150))
+			e := format.Entry{Time: time.Now(), Stream: format.Stdout, Msg: msg, Offset: 1 << 20}
+			var enc Encoder
+			buf := make([]byte, 0, 4<<20)
+			b.SetBytes(int64(len(msg)))
+			for b.Loop() {
+				if len(buf) > 4<<20-2000 {
+					buf = buf[:0]
+				}
+				buf = enc.Append(buf, p, &e, e.Time)
+			}
+			b.ReportMetric(float64(len(enc.Append(nil, p, &e, e.Time))), "record-bytes")
+		})
 	}
 }

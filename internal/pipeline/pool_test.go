@@ -1,0 +1,72 @@
+package pipeline
+
+import "testing"
+
+func TestPoolGrowReusesFittingBuffer(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		kept     []int // capacities released to the pool first
+		need     int
+		wantCap  int // capacity Grow hands out
+		wantHeld int // bytes kept afterwards
+	}{
+		{"nothing kept: new buffer rounded up", nil, 5000, 5120, 0},
+		{"smallest fitting class", []int{8192, 300 << 10, 64 << 10}, 40 << 10, 64 << 10, 8192 + 300<<10},
+		{"own class, large enough", []int{48 << 10, 36 << 10}, 40 << 10, 48 << 10, 36 << 10},
+		{"own class too small: next class", []int{36 << 10, 100 << 10}, 40 << 10, 100 << 10, 36 << 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := NewPool(1 << 20)
+			for _, c := range tc.kept {
+				ch := p.Get()
+				ch.Data = make([]byte, 0, c)
+				ch.refs.Store(1)
+				ch.Done()
+			}
+			c := p.Get()
+			p.Grow(c, tc.need)
+			if cap(c.Data) != tc.wantCap || p.held != tc.wantHeld {
+				t.Fatalf("cap %d held %d; want cap %d held %d", cap(c.Data), p.held, tc.wantCap, tc.wantHeld)
+			}
+		})
+	}
+}
+
+func TestPoolGrowKeepsContentAndOldBuffer(t *testing.T) {
+	p := NewPool(1 << 20)
+	c := p.Get()
+	c.Data = append(make([]byte, 0, 4096), "hello"...)
+	p.Grow(c, 10000)
+	if string(c.Data) != "hello" || cap(c.Data) < 10005 {
+		t.Fatalf("data %q cap %d", c.Data, cap(c.Data))
+	}
+	if p.held != 4096 {
+		t.Fatalf("the replaced buffer was not kept: held %d", p.held)
+	}
+}
+
+func TestPoolRetainBound(t *testing.T) {
+	p := NewPool(64 << 10) // keeps 256 KiB at most
+	release := func(size int) {
+		c := p.Get()
+		c.Data = make([]byte, 0, size)
+		c.refs.Store(1)
+		c.Done()
+	}
+	for range 64 {
+		release(8 << 10) // 512 KiB of small buffers offered
+	}
+	if p.held != 256<<10 {
+		t.Fatalf("held %d, want the retain bound 262144", p.held)
+	}
+	// Larger buffers push out smaller ones.
+	release(64 << 10)
+	if p.held > 256<<10 || len(p.bufs[sizeClass(64<<10)]) != 1 {
+		t.Fatalf("large buffer not kept: held %d", p.held)
+	}
+	// Over maxCap: never kept.
+	release(128 << 10)
+	if len(p.bufs[sizeClass(128<<10)]) != 0 {
+		t.Fatal("buffer over maxCap kept")
+	}
+}
