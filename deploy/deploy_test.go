@@ -729,7 +729,7 @@ func checkShippedDefaults(t *testing.T, a *agent) {
 	if len(cfg.Sinks) != 1 || cfg.Sinks[0].Type != "stdout" {
 		t.Errorf("%s: sinks %+v, want the one stdout sink", src, cfg.Sinks)
 	}
-	if cfg.Shutdown.Deadline != 25*time.Second || cfg.Pipeline.MemoryLimit != 40<<20 || cfg.Pipeline.MaxBufferBytes != 16<<20 {
+	if cfg.Shutdown.Deadline != 25*time.Second || cfg.Pipeline.MemoryLimit != 40<<20 || cfg.Pipeline.MaxBufferBytes != 8<<20 {
 		t.Errorf("%s: shutdown.deadline %v, memory_limit %v, max_buffer_bytes %v", src, cfg.Shutdown.Deadline, cfg.Pipeline.MemoryLimit, cfg.Pipeline.MaxBufferBytes)
 	}
 	for _, name := range []string{"var-log-pods", "var-log-containers", "docker-containers", "kubelet-pods", "data", "config"} {

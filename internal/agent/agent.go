@@ -150,7 +150,7 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 		Exclude:             src.Exclude,
 		Store:               a.store,
 		Budget:              a.budget,
-		Pool:                pipeline.NewPool(4 << 20),
+		Pool:                pipeline.NewPool(4<<20, a.budget),
 		Send:                a.send,
 		Metadata:            meta,
 		ProcessStats:        &a.procStats,

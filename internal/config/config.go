@@ -173,7 +173,7 @@ func (s *Sources) fields() []field {
 type Pipeline struct {
 	// MaxBufferBytes (max_buffer_bytes) is how many bytes may be read but
 	// not yet acknowledged by every sink before reading pauses.
-	// Default 16MiB; at least 1MiB, and at least max_line_bytes and
+	// Default 8MiB; at least 1MiB, and at least max_line_bytes and
 	// max_merged_bytes.
 	MaxBufferBytes Size
 	// ReadQuantum (read_quantum) is how many bytes one file may read per
@@ -431,7 +431,7 @@ func defaults(lookupEnv func(string) (string, bool)) *Config {
 			DeletedBudget:       1 * GiB,
 		},
 		Pipeline: Pipeline{
-			MaxBufferBytes: 16 * MiB,
+			MaxBufferBytes: 8 * MiB,
 			ReadQuantum:    256 * KiB,
 			MemoryLimit:    40 * MiB,
 		},

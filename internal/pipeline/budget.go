@@ -55,3 +55,10 @@ func (b *Budget) InUse() int64 {
 	defer b.mu.Unlock()
 	return b.used
 }
+
+// Free reports the bytes not held (0 when a request larger than the budget is in).
+func (b *Budget) Free() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return max(0, b.max-b.used)
+}

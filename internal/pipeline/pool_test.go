@@ -1,6 +1,9 @@
 package pipeline
 
-import "testing"
+import (
+	"context"
+	"testing"
+)
 
 func TestPoolGrowReusesFittingBuffer(t *testing.T) {
 	for _, tc := range []struct {
@@ -16,7 +19,7 @@ func TestPoolGrowReusesFittingBuffer(t *testing.T) {
 		{"own class too small: next class", []int{36 << 10, 100 << 10}, 40 << 10, 100 << 10, 36 << 10},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := NewPool(1 << 20)
+			p := NewPool(1<<20, nil)
 			for _, c := range tc.kept {
 				ch := p.Get()
 				ch.Data = make([]byte, 0, c)
@@ -33,7 +36,7 @@ func TestPoolGrowReusesFittingBuffer(t *testing.T) {
 }
 
 func TestPoolGrowKeepsContentAndOldBuffer(t *testing.T) {
-	p := NewPool(1 << 20)
+	p := NewPool(1<<20, nil)
 	c := p.Get()
 	c.Data = append(make([]byte, 0, 4096), "hello"...)
 	p.Grow(c, 10000)
@@ -46,7 +49,7 @@ func TestPoolGrowKeepsContentAndOldBuffer(t *testing.T) {
 }
 
 func TestPoolRetainBound(t *testing.T) {
-	p := NewPool(64 << 10) // keeps 256 KiB at most
+	p := NewPool(64<<10, nil) // keeps 256 KiB at most
 	release := func(size int) {
 		c := p.Get()
 		c.Data = make([]byte, 0, size)
@@ -68,5 +71,28 @@ func TestPoolRetainBound(t *testing.T) {
 	release(128 << 10)
 	if len(p.bufs[sizeClass(128<<10)]) != 0 {
 		t.Fatal("buffer over maxCap kept")
+	}
+}
+
+func TestPoolKeepsNoMoreThanBudgetFree(t *testing.T) {
+	b := NewBudget(100 << 10)
+	p := NewPool(64<<10, b)
+	release := func(size int) {
+		c := p.Get()
+		c.Data = make([]byte, 0, size)
+		c.refs.Store(1)
+		c.Done()
+	}
+	if err := b.Acquire(context.Background(), 90<<10); err != nil {
+		t.Fatal(err)
+	}
+	release(16 << 10) // 10 KiB free: not kept
+	if p.held != 0 {
+		t.Fatalf("kept %d with 10 KiB of the budget free", p.held)
+	}
+	b.Release(90 << 10)
+	release(16 << 10)
+	if p.held != 16<<10 {
+		t.Fatalf("kept %d with the budget free, want 16384", p.held)
 	}
 }

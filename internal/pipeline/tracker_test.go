@@ -103,7 +103,7 @@ func TestChunkDoneReleasesOnLastConsumer(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr := NewTracker(0, nil)
-	p := NewPool(1 << 10)
+	p := NewPool(1<<10, nil)
 	c := p.Get()
 	c.Data = append(c.Data, "x\n"...)
 	c.Seal(tr, 42, 0, b, 60)

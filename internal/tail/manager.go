@@ -87,7 +87,7 @@ func (o *Options) defaults() {
 		o.Now = time.Now
 	}
 	if o.Pool == nil {
-		o.Pool = pipeline.NewPool(4 << 20)
+		o.Pool = pipeline.NewPool(4<<20, o.Budget)
 	}
 }
 

@@ -257,7 +257,7 @@ type stream struct {
 func newWorld(t *testing.T, h Harness, tag string) *world {
 	w := &world{
 		t: t, h: h, tag: tag,
-		pool:       pipeline.NewPool(64 << 10),
+		pool:       pipeline.NewPool(64<<10, nil),
 		rnd:        rand.New(rand.NewPCG(uint64(len(tag)), 7)),
 		sent:       map[string][]byte{},
 		inFailed:   map[string]bool{},
