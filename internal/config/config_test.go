@@ -76,6 +76,8 @@ var validationCases = []parseCase{
 		"t.yaml:2: pipeline.read_quantum: must be between 4KiB and 16MiB, got 1KiB"},
 	{"read_quantum high", "pipeline:\n  read_quantum: 32MiB\n" + okSink,
 		"t.yaml:2: pipeline.read_quantum: must be between 4KiB and 16MiB, got 32MiB"},
+	{"parse_key a record field", "processors:\n  parse_key: kubernetes\n" + okSink,
+		`t.yaml:2: processors.parse_key: "kubernetes" is a field of the record itself (@timestamp, message, stream, log, docker, kubernetes, container, logferry, event): choose another name`},
 	{"workers negative", "pipeline:\n  workers: -1\n" + okSink,
 		"t.yaml:2: pipeline.workers: must be between 0 and 256, got -1"},
 	{"workers high", "pipeline:\n  workers: 257\n" + okSink,

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/logferry/logferry/internal/podconfig"
+	"github.com/logferry/logferry/internal/record"
 )
 
 // Validate checks every rule and reports every broken one, as the
@@ -135,6 +136,8 @@ func (c *Config) validate() []*Error {
 	c.validatePodRules(&r)
 	if c.Processors.ParseKey == "" {
 		r.add("processors.parse_key", "must not be empty")
+	} else if slices.Contains(record.TopLevelFields, c.Processors.ParseKey) {
+		r.add("processors.parse_key", "%q is a field of the record itself (%s): choose another name", c.Processors.ParseKey, strings.Join(record.TopLevelFields, ", "))
 	}
 	if c.Processors.MultilineMaxLines < 1 {
 		r.add("processors.multiline_max_lines", "must be at least 1, got %d", c.Processors.MultilineMaxLines)

@@ -8,6 +8,10 @@ type Chunk struct {
 	Data    []byte // one JSON document per line
 	Records int    // number of documents in Data
 	InBytes int64  // input bytes the records were read from
+	// Consts, when not nil, is a JSON object of fields that every record in Data has
+	// with the same value (record.Prefix.Consts): a lookup that finds a scalar in it
+	// need not look into each record. Nil when the records do not share one.
+	Consts []byte
 
 	refs    atomic.Int32
 	tracker *Tracker

@@ -29,9 +29,22 @@ type Source struct {
 // (DESIGN.md: metadata that is constant for a container is rendered once per container).
 // A Prefix is immutable after NewPrefix and may be shared between goroutines.
 type Prefix struct {
-	log  []byte // `,"log":{"file":{"path":"..."},"offset":`
-	tail []byte // `,"kubernetes":{...},"container":{...},"event":{"id":"<fileid>-`
+	log    []byte // `,"log":{"file":{"path":"..."},"offset":`
+	tail   []byte // `,"kubernetes":{...},"container":{...},"event":{"id":"<fileid>-`
+	consts []byte // see Consts
 }
+
+// Consts is a JSON object holding the fields that every record rendered with p has,
+// with the same values: log.file (path, host_path) and the kubernetes, container and
+// logferry objects. A lookup of a path that finds a scalar in Consts finds the same
+// scalar in each such record (the records' other top-level fields have other names:
+// config validation keeps the parse key off them), so sinks resolve keys, topics and
+// index names once per chunk instead of once per record.
+func (p *Prefix) Consts() []byte { return p.consts }
+
+// TopLevelFields are the names a record's own top-level fields use; a body parsed
+// into fields must go under another (processors.parse_key).
+var TopLevelFields = []string{"@timestamp", "message", "stream", "log", "docker", "kubernetes", "container", "logferry", "event"}
 
 // NewPrefix renders the constant parts of s.
 func NewPrefix(s Source) *Prefix {
@@ -152,6 +165,15 @@ func NewPrefix(s Source) *Prefix {
 		t = AppendStringS(t, s.Kube.Route)
 		t = append(t, '}')
 	}
+	p.consts = append(p.consts, `{"log":{"file":{"path":`...)
+	p.consts = AppendStringS(p.consts, s.Path)
+	if s.HostPath != "" {
+		p.consts = append(p.consts, `,"host_path":`...)
+		p.consts = AppendStringS(p.consts, s.HostPath)
+	}
+	p.consts = append(p.consts, `}}`...)
+	p.consts = append(p.consts, t...) // t starts with ',' when not empty
+	p.consts = append(p.consts, '}')
 	t = append(t, `,"event":{"id":"`...)
 	t = appendHex64(t, s.FileID)
 	t = append(t, '-')

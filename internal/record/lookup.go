@@ -3,6 +3,7 @@ package record
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 )
 
 // Reading fields of encoded records, for sinks that route or key by them (a topic or an
@@ -148,4 +149,36 @@ func skipValue(b []byte, i int) int {
 		return -1
 	}
 	return j
+}
+
+// Fields reads scalar fields of the records of one chunk. With the chunk's Consts
+// (Prefix.Consts) it answers from them where they decide the answer, so that a sink
+// resolving a key, topic or index per record does not scan each record for it: a
+// scalar found in Consts is the records' value, and a path under kubernetes,
+// container or logferry that Consts lacks is absent from the records too (those
+// objects come from the prefix alone). Other paths are looked up in the record.
+type Fields struct {
+	Consts []byte // the chunk's Consts, or nil
+	Rec    []byte // the record, when reading one; nil to ask Consts alone
+	// Undecided is set when a path had to be, or (Rec nil) would have to be, read
+	// from the record.
+	Undecided bool
+}
+
+// Scalar returns the scalar at path (Scalar(Lookup(...))).
+func (f *Fields) Scalar(path string) ([]byte, bool) {
+	if f.Consts != nil {
+		if v, ok := Scalar(Lookup(f.Consts, path)); ok {
+			return v, true
+		}
+		root, _, _ := strings.Cut(path, ".")
+		if root == "kubernetes" || root == "container" || root == "logferry" {
+			return nil, false
+		}
+	}
+	f.Undecided = true
+	if f.Rec == nil {
+		return nil, false
+	}
+	return Scalar(Lookup(f.Rec, path))
 }

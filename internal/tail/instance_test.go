@@ -105,6 +105,7 @@ func (c *collector) send(_ context.Context, ch *pipeline.Chunk) error {
 	sc := bufio.NewScanner(bytes.NewReader(ch.Data))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
+		checkConsts(ch.Consts, sc.Bytes())
 		var r sentRecord
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			panic(fmt.Sprintf("record is not JSON: %v: %q", err, sc.Text()))
@@ -286,4 +287,36 @@ func TestDockerOlderInstanceSentFirst(t *testing.T) {
 	m.Changed(curG)
 	m.Sync([]discover.Group{oldG, curG})
 	checkInstances(t, runUntil(t, m, c, 70), 20, 50)
+}
+
+// checkConsts panics unless every scalar of a chunk's Consts is the record's value at
+// the same path (sinks resolve keys and topics once per chunk from Consts): every
+// test that collects chunks checks it, including those whose lines span files.
+func checkConsts(consts, rec []byte) {
+	if consts == nil {
+		return
+	}
+	var v any
+	if err := json.Unmarshal(consts, &v); err != nil {
+		panic(fmt.Sprintf("chunk Consts not JSON: %v: %s", err, consts))
+	}
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		if m, ok := v.(map[string]any); ok {
+			for k, x := range m {
+				p := k
+				if path != "" {
+					p = path + "." + k
+				}
+				walk(p, x)
+			}
+			return
+		}
+		cv, cok := record.Scalar(record.Lookup(consts, path))
+		rv, rok := record.Scalar(record.Lookup(rec, path))
+		if cok && (!rok || !bytes.Equal(cv, rv)) {
+			panic(fmt.Sprintf("chunk Consts say %s is %s, the record has %s: %s", path, cv, rv, rec))
+		}
+	}
+	walk("", v)
 }

@@ -33,6 +33,10 @@ type worker struct {
 	// (the read time for raw lines, which carry none).
 	first, last int64
 	sealed      []*pipeline.Chunk // chunks of this turn, sent once the group is unlocked
+	// chunkPrefix is the prefix of the current chunk's records; mixedPrefix is set
+	// once a record used another (a line that began in an older file).
+	chunkPrefix *record.Prefix
+	mixedPrefix bool
 }
 
 func newWorker(m *Manager) *worker {
@@ -66,6 +70,11 @@ func (w *worker) emit(e *format.Entry) {
 		w.last = ts
 	}
 	w.chunk.Data = w.enc.Append(w.chunk.Data, src.prefix, e, w.now)
+	if w.chunk.Records == 0 {
+		w.chunkPrefix, w.mixedPrefix = src.prefix, false
+	} else if src.prefix != w.chunkPrefix {
+		w.mixedPrefix = true
+	}
 	w.chunk.Records++
 	w.lines++
 	if w.enc.InvalidUTF8 > 0 {
@@ -423,6 +432,10 @@ func (w *worker) flush(ctx context.Context, f *file) error {
 	}
 	w.reserved -= held
 	c.InBytes = 0
+	if !w.mixedPrefix && w.chunkPrefix != nil {
+		c.Consts = w.chunkPrefix.Consts()
+	}
+	w.chunkPrefix, w.mixedPrefix = nil, false
 	c.Seal(f.tracker, safe, w.first, o.Budget, held)
 	o.Stats.LinesRead.Add(w.lines)
 	g.st.linesRead.Add(w.lines)

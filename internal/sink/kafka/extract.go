@@ -42,16 +42,16 @@ func (t template) static() bool {
 	return true
 }
 
-// render appends the topic of rec to buf. It returns false when a field is missing
-// or not a scalar, or the result is not a legal topic name. Characters a topic name
-// cannot hold are replaced by '_'.
-func (t template) render(buf, rec []byte) ([]byte, bool) {
+// render appends the topic of the record f reads to buf. It returns false when a
+// field is missing or not a scalar, or the result is not a legal topic name.
+// Characters a topic name cannot hold are replaced by '_'.
+func (t template) render(buf []byte, f *record.Fields) ([]byte, bool) {
 	for _, p := range t.parts {
 		if p.field == "" {
 			buf = append(buf, p.lit...)
 			continue
 		}
-		v, ok := record.Scalar(record.Lookup(rec, p.field))
+		v, ok := f.Scalar(p.field)
 		if !ok || len(v) == 0 {
 			return buf, false
 		}

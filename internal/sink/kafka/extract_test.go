@@ -69,7 +69,7 @@ func TestTemplate(t *testing.T) {
 		if !ok {
 			t.Fatalf("TopicFields(%q) not ok", tc.tmpl)
 		}
-		got, ok := compileTemplate(tc.tmpl, fields).render(nil, []byte(tc.rec))
+		got, ok := compileTemplate(tc.tmpl, fields).render(nil, &record.Fields{Rec: []byte(tc.rec)})
 		if !ok {
 			got = nil
 		}
@@ -158,11 +158,14 @@ func TestTopicRoutes(t *testing.T) {
 		{`{"kubernetes":{"namespace":"shop"},"logferry":{"route":"nope"}}`, "logs"},
 		{`{"kubernetes":{"namespace":"shop"}}`, "logs"},
 	} {
-		if got, _ := s.topicOf([]byte(tc.rec), nil); got != tc.want {
-			t.Errorf("%s: topic %q, want %q", tc.rec, got, tc.want)
+		a, _ := s.address(&record.Fields{Rec: []byte(tc.rec)}, nil)
+		if a.topic != tc.want || a.fallback != (tc.want == "logs.unknown") {
+			t.Errorf("%s: topic %q (fallback %v), want %q", tc.rec, a.topic, a.fallback, tc.want)
 		}
-	}
-	if s.Counts().Fallback != 1 {
-		t.Errorf("fallbacks %d, want 1", s.Counts().Fallback)
+		// The same fields as a chunk's Consts decide the topic without the record.
+		f := record.Fields{Consts: []byte(tc.rec)}
+		if a, _ := s.address(&f, nil); a.topic != tc.want || f.Undecided {
+			t.Errorf("%s as Consts: topic %q (undecided %v), want %q", tc.rec, a.topic, f.Undecided, tc.want)
+		}
 	}
 }

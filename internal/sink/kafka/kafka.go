@@ -310,6 +310,17 @@ func (s *Sink) Consume(ctx context.Context, b *pipeline.Batch) error {
 	st.pending.Store(1) // released once every record is handed to the client
 	var topicBuf []byte
 	for _, c := range pb.chunks {
+		// Records of one file share their key and topic when the chunk's Consts
+		// decide them (a pod UID key, a topic per namespace): resolved once here
+		// instead of scanning every record.
+		var chunkWide *addressing
+		if c.Consts != nil {
+			f := record.Fields{Consts: c.Consts}
+			if a, buf := s.address(&f, topicBuf); !f.Undecided {
+				chunkWide = &a
+				topicBuf = buf
+			}
+		}
 		for data := c.Data; len(data) > 0; {
 			line := data
 			if i := bytes.IndexByte(data, '\n'); i >= 0 {
@@ -321,7 +332,7 @@ func (s *Sink) Consume(ctx context.Context, b *pipeline.Batch) error {
 				continue
 			}
 			var r *kgo.Record
-			r, topicBuf = s.record(pb, line, topicBuf)
+			r, topicBuf = s.record(pb, line, c.Consts, chunkWide, topicBuf)
 			st.pending.Add(1)
 			s.cl.Produce(ctx, r, st.promise)
 		}
@@ -395,9 +406,11 @@ func (s *Sink) putBuf(pb *produceBuf) {
 }
 
 // record returns the record of line, in pb's slab while it has room (the slab
-// never grows: the client holds pointers into it), with its topic, key and, when
-// too large, truncated value. buf is scratch space, returned for reuse.
-func (s *Sink) record(pb *produceBuf, line, buf []byte) (*kgo.Record, []byte) {
+// never grows: the client holds pointers into it), with its topic and key (from
+// chunkWide when not nil: the same for every record of the chunk) and, when too
+// large, truncated value. consts are the chunk's Consts; buf is scratch space,
+// returned for reuse.
+func (s *Sink) record(pb *produceBuf, line, consts []byte, chunkWide *addressing, buf []byte) (*kgo.Record, []byte) {
 	var r *kgo.Record
 	if len(pb.recs) < cap(pb.recs) {
 		pb.recs = append(pb.recs, kgo.Record{Value: line})
@@ -405,14 +418,15 @@ func (s *Sink) record(pb *produceBuf, line, buf []byte) (*kgo.Record, []byte) {
 	} else {
 		r = &kgo.Record{Value: line}
 	}
-	r.Topic, buf = s.topicOf(line, buf)
-	if s.keyField != "" {
-		if k, ok := record.Scalar(record.Lookup(line, s.keyField)); ok {
-			if len(k) > maxKeyBytes {
-				k = k[:maxKeyBytes]
-			}
-			r.Key = k
-		}
+	a := chunkWide
+	if a == nil {
+		var own addressing
+		own, buf = s.address(&record.Fields{Consts: consts, Rec: line}, buf)
+		a = &own
+	}
+	r.Topic, r.Key = a.topic, a.key
+	if a.fallback {
+		s.fallbacks.Add(1)
 	}
 	if limit := max(s.maxBytes-recordOverhead-len(r.Key), 256); len(line) > limit {
 		r.Value = truncate(line, limit)
@@ -421,27 +435,46 @@ func (s *Sink) record(pb *produceBuf, line, buf []byte) (*kgo.Record, []byte) {
 	return r, buf
 }
 
-// topicOf returns the topic of rec: its route's (record.RouteField) when the sink
-// maps that route, else the topic template's; the fallback when a field is missing.
-// buf is scratch space, returned for reuse.
-func (s *Sink) topicOf(rec, buf []byte) (string, []byte) {
+// addressing is where a record goes: its topic (fallback when that is the fallback
+// topic because a field was missing) and its key.
+type addressing struct {
+	topic    string
+	key      []byte
+	fallback bool
+}
+
+// address resolves the topic and key of the record f reads: the route's topic
+// (record.RouteField) when the sink maps that route, else the topic template's, the
+// fallback when a field is missing. buf is scratch space, returned for reuse.
+func (s *Sink) address(f *record.Fields, buf []byte) (addressing, []byte) {
+	var a addressing
+	if s.keyField != "" {
+		if k, ok := f.Scalar(s.keyField); ok {
+			if len(k) > maxKeyBytes {
+				k = k[:maxKeyBytes]
+			}
+			a.key = k
+		}
+	}
 	t, static := s.topic, s.static
 	if len(s.routes) > 0 {
-		if v, ok := record.Scalar(record.Lookup(rec, record.RouteField)); ok {
+		if v, ok := f.Scalar(record.RouteField); ok {
 			if rt, ok := s.routes[string(v)]; ok {
 				t, static = rt.topic, rt.static
 			}
 		}
 	}
 	if static != "" {
-		return static, buf
+		a.topic = static
+		return a, buf
 	}
-	buf, ok := t.render(buf[:0], rec)
+	buf, ok := t.render(buf[:0], f)
 	if !ok {
-		s.fallbacks.Add(1)
-		return s.fallback, buf
+		a.topic, a.fallback = s.fallback, true
+		return a, buf
 	}
-	return s.topicName(buf), buf
+	a.topic = s.topicName(buf)
+	return a, buf
 }
 
 // topicName returns rendered as a string, from the cache when it was seen before.
