@@ -182,3 +182,32 @@ func (f *Fields) Scalar(path string) ([]byte, bool) {
 	}
 	return Scalar(Lookup(f.Rec, path))
 }
+
+// eventIDKey is what Encoder.Append writes before the event id, the record's last field.
+var eventIDKey = []byte(`,"event":{"id":"`)
+
+// EventIDOf returns Lookup(rec, "event.id") for a record, reading it from the record's
+// end where Encoder.Append puts it (`,"event":{"id":"<hex>-<hex>"}}`) instead of
+// scanning the whole record; records of another shape are scanned.
+func EventIDOf(rec []byte) []byte {
+	r := bytes.TrimRight(rec, " \t\r\n")
+	if body, ok := bytes.CutSuffix(r, []byte(`"}}`)); ok {
+		if q := bytes.LastIndexByte(body, '"'); q >= 0 && bytes.HasSuffix(body[:q+1], eventIDKey) && validID(body[q+1:]) {
+			return r[q : len(body)+1]
+		}
+	}
+	return Lookup(rec, "event.id")
+}
+
+// validID reports whether id is what Append writes as an event id: hex digits and '-'.
+func validID(id []byte) bool {
+	if len(id) == 0 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c == '-') {
+			return false
+		}
+	}
+	return true
+}

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/logferry/logferry/internal/format"
 )
 
 // FuzzLookup checks Lookup against encoding/json on valid JSON objects: a top-level
@@ -56,5 +59,58 @@ func BenchmarkLookup(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// FuzzEventIDOf checks that reading the event id from a record's end finds what
+// scanning finds, for records Encoder.Append writes from any message, parsed fields
+// and docker attributes, and for any other input.
+func FuzzEventIDOf(f *testing.F) {
+	f.Add("m", `{"event":{"id":"spoof"}}`, "k", `,"event":{"id":"x"}}`, uint64(7), int64(12))
+	f.Add(`","event":{"id":"1-2"}}`, "", "", "", uint64(0), int64(0))
+	f.Fuzz(func(t *testing.T, msg, fields, ak, av string, fileID uint64, off int64) {
+		if off < 0 {
+			off = -off
+		}
+		p := NewPrefix(Source{Path: "/p/0.log", Namespace: "ns", Pod: "p", PodUID: "u", Container: "c", RestartCount: -1, FileID: fileID})
+		e := format.Entry{Msg: []byte(msg), Offset: off, Stream: format.Stdout}
+		var m map[string]any
+		if json.Unmarshal([]byte(fields), &m) == nil && m != nil && json.Valid([]byte(fields)) {
+			e.Fields = []byte(fields)
+		}
+		if ak != "" {
+			e.Attrs = []format.Attr{{Key: ak, Value: av}}
+		}
+		var enc Encoder
+		rec := enc.Append(nil, p, &e, time.Unix(1, 0))
+		want := `"` + EventID(fileID, off) + `"`
+		if got := EventIDOf(rec); string(got) != want || string(Lookup(rec, "event.id")) != want {
+			t.Fatalf("EventIDOf %q, Lookup %q, want %q: %s", got, Lookup(rec, "event.id"), want, rec)
+		}
+		// Any other input: the same as Lookup whenever that finds a string id and the
+		// input is valid JSON without a second "event" key.
+		other := []byte(msg)
+		if json.Valid(other) && bytes.Count(other, []byte(`"event"`)) <= 1 {
+			if l := Lookup(other, "event.id"); l != nil && l[0] == '"' {
+				if got := EventIDOf(other); !bytes.Equal(got, l) {
+					t.Fatalf("EventIDOf(%q) = %q, Lookup %q", other, got, l)
+				}
+			}
+		}
+	})
+}
+
+func TestEventIDOf(t *testing.T) {
+	for _, tc := range []struct{ rec, want string }{
+		{`{"m":"a","event":{"id":"00ff-1a"}}` + "\n", `"00ff-1a"`},
+		{`{"m":"a","event":{"id":"00ff-1a"}}`, `"00ff-1a"`},
+		{`{"event":{"id":"x y"}}`, `"x y"`},                      // not an encoder id: scanned
+		{`{"a":{"event":{"id":"1"}},"b":2}`, ``},                 // nested only
+		{`{"m":"\",\"event\":{\"id\":\"1\"}}"}`, ``},             // inside a string
+		{`{"event":{"id":"1"},"x":{"event":{"id":"2"}}}`, `"1"`}, // not at the end
+	} {
+		if got := EventIDOf([]byte(tc.rec)); string(got) != tc.want {
+			t.Errorf("EventIDOf(%s) = %q, want %q", tc.rec, got, tc.want)
+		}
 	}
 }

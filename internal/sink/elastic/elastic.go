@@ -375,9 +375,10 @@ type itemResult struct {
 func (s *Sink) sendSome(ctx context.Context, b *pipeline.Batch, recs []httpsink.Rec, limit int) (int, []itemResult, error) {
 	s.body.Reset()
 	n := 0
+	ci := chunkIndex{chunk: -1}
 	for _, r := range recs {
 		mark := s.body.Len()
-		s.appendItem(&s.body, b, r)
+		s.appendItem(&s.body, b, r, &ci)
 		if n > 0 && s.body.Len() > limit {
 			s.body.Truncate(mark)
 			break
@@ -403,11 +404,11 @@ func (s *Sink) sendSome(ctx context.Context, b *pipeline.Batch, recs []httpsink.
 	return n, res, nil
 }
 
-// indexOf returns the index template of rec: its route's (record.RouteField) when
-// the sink maps that route, else the sink's.
-func (s *Sink) indexOf(rec []byte) *indexTemplate {
+// indexOf returns the index template of the record f reads: its route's
+// (record.RouteField) when the sink maps that route, else the sink's.
+func (s *Sink) indexOf(f *record.Fields) *indexTemplate {
 	if len(s.routes) > 0 {
-		if v, ok := record.Scalar(record.Lookup(rec, record.RouteField)); ok {
+		if v, ok := f.Scalar(record.RouteField); ok {
 			if t, ok := s.routes[string(v)]; ok {
 				return t
 			}
@@ -416,16 +417,61 @@ func (s *Sink) indexOf(rec []byte) *indexTemplate {
 	return s.index
 }
 
-// appendItem appends the action line and the document of r.
-func (s *Sink) appendItem(w *bytes.Buffer, b *pipeline.Batch, r httpsink.Rec) {
+// indexName appends the index name of rec, a record of chunk c, to dst.
+func (s *Sink) indexName(dst []byte, c *pipeline.Chunk, rec []byte) []byte {
+	f := record.Fields{Consts: c.Consts, Rec: rec}
+	t := s.indexOf(&f)
+	var vals [4][]byte
+	return t.render(dst, rec, t.fieldValues(vals[:0], &f), s.now)
+}
+
+// chunkIndex is the index template and field values of a chunk's records when its
+// Consts decide them (an index per namespace): resolved once per chunk instead of
+// scanning every record. Only the date parts then differ between records.
+type chunkIndex struct {
+	chunk   int32 // the chunk resolved, -1 for none
+	decided bool
+	t       *indexTemplate
+	vals    [][]byte
+}
+
+func (ci *chunkIndex) resolve(s *Sink, b *pipeline.Batch, chunk int32) {
+	ci.chunk, ci.decided = chunk, false
+	c := b.Chunks[chunk]
+	if c.Consts == nil {
+		return
+	}
+	f := record.Fields{Consts: c.Consts}
+	ci.t = s.indexOf(&f)
+	ci.vals = ci.t.fieldValues(ci.vals[:0], &f)
+	ci.decided = !f.Undecided
+}
+
+// appendItem appends the action line and the document of r; ci carries the index
+// resolution of r's chunk from one call to the next.
+func (s *Sink) appendItem(w *bytes.Buffer, b *pipeline.Batch, r httpsink.Rec, ci *chunkIndex) {
 	d := r.Data(b)
 	var scratch [256]byte
-	idx := s.indexOf(d).render(scratch[:0], d, s.now)
+	if ci.chunk != r.Chunk {
+		ci.resolve(s, b, r.Chunk)
+	}
+	var idx []byte
+	if ci.decided {
+		idx = ci.t.render(scratch[:0], d, ci.vals, s.now)
+	} else {
+		idx = s.indexName(scratch[:0], b.Chunks[r.Chunk], d)
+	}
 	w.WriteString(`{"`)
 	w.WriteString(s.op)
 	w.WriteString(`":{"_index":`)
 	writeJSONString(w, idx)
-	if raw := record.Lookup(d, s.idPath); len(raw) > 0 && len(raw) <= maxIDBytes {
+	var raw []byte
+	if s.idPath == "event.id" {
+		raw = record.EventIDOf(d)
+	} else {
+		raw = record.Lookup(d, s.idPath)
+	}
+	if len(raw) > 0 && len(raw) <= maxIDBytes {
 		switch {
 		case raw[0] == '"':
 			w.WriteString(`,"_id":`)
@@ -685,7 +731,7 @@ type deadLine struct {
 func (s *Sink) addDead(dead *httpsink.DeadLines, b *pipeline.Batch, r httpsink.Rec, index string, status int, e json.RawMessage) {
 	d := r.Data(b)
 	if index == "" {
-		index = string(s.indexOf(d).render(nil, d, s.now))
+		index = string(s.indexName(nil, b.Chunks[r.Chunk], d))
 	}
 	if len(e) == 0 || !json.Valid(e) {
 		e = json.RawMessage(strconv.Quote(string(e)))

@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logferry/logferry/internal/pipeline"
+	"github.com/logferry/logferry/internal/record"
 	"github.com/logferry/logferry/internal/sink/httpsink"
 )
 
@@ -30,7 +32,8 @@ func TestIndexTemplate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := string(it.render(nil, []byte(tc.rec), now)); got != tc.want {
+		f := record.Fields{Rec: []byte(tc.rec)}
+		if got := string(it.render(nil, []byte(tc.rec), it.fieldValues(nil, &f), now)); got != tc.want {
 			t.Errorf("%s over %s: %q, want %q", tc.tmpl, tc.rec, got, tc.want)
 		}
 	}
@@ -52,7 +55,7 @@ func BenchmarkAppendItem(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		s.body.Reset()
-		s.appendItem(&s.body, bt, r)
+		s.appendItem(&s.body, bt, r, &chunkIndex{chunk: -1})
 	}
 }
 
@@ -68,8 +71,17 @@ func TestIndexRoutes(t *testing.T) {
 		{`{"kubernetes":{"namespace":"pay"},"logferry":{"route":"other"},"event":{"id":"x"}}`, "logs-2030"},
 		{`{"kubernetes":{"namespace":"pay"},"event":{"id":"x"}}`, "logs-2030"},
 	} {
-		if got := string(s.indexOf([]byte(tc.rec)).render(nil, []byte(tc.rec), now)); got != tc.want {
+		c := &pipeline.Chunk{}
+		if got := string(s.indexName(nil, c, []byte(tc.rec))); got != tc.want {
 			t.Errorf("%s: index %q, want %q", tc.rec, got, tc.want)
+		}
+		// The same fields as a chunk's Consts decide the index once for the chunk.
+		c.Consts = []byte(tc.rec)
+		bt := &pipeline.Batch{Chunks: []*pipeline.Chunk{c}}
+		ci := chunkIndex{chunk: -1}
+		ci.resolve(s, bt, 0)
+		if got := string(ci.t.render(nil, []byte(tc.rec), ci.vals, now)); !ci.decided || got != tc.want {
+			t.Errorf("%s as Consts: index %q (decided %v), want %q", tc.rec, got, ci.decided, tc.want)
 		}
 	}
 	if _, err := New("es", Options{URLs: []string{"http://x"}, Index: "i", DeadLetter: &failingDead{}, Routes: map[string]string{"a": "b-{x"}}); err == nil {

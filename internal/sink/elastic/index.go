@@ -69,9 +69,24 @@ func parseIndexTemplate(t string) (*indexTemplate, error) {
 	return it, nil
 }
 
-// render appends the index name for rec to dst; now is used when the record has no
-// parseable @timestamp.
-func (it *indexTemplate) render(dst, rec []byte, now func() time.Time) []byte {
+// fieldValues appends to dst the values of it's field segments in the record f
+// reads, in order (nil for a missing or empty field).
+func (it *indexTemplate) fieldValues(dst [][]byte, f *record.Fields) [][]byte {
+	for _, s := range it.segs {
+		if s.kind == 'f' {
+			v, ok := f.Scalar(s.path)
+			if !ok || len(v) == 0 {
+				v = nil
+			}
+			dst = append(dst, v)
+		}
+	}
+	return dst
+}
+
+// render appends the index name of rec to dst, vals being its field values
+// (fieldValues); now is used when the record has no parseable @timestamp.
+func (it *indexTemplate) render(dst, rec []byte, vals [][]byte, now func() time.Time) []byte {
 	var d dateParts
 	if it.hasDate {
 		d = recordDate(rec, now)
@@ -81,8 +96,9 @@ func (it *indexTemplate) render(dst, rec []byte, now func() time.Time) []byte {
 		case 0:
 			dst = append(dst, s.lit...)
 		case 'f':
-			v, ok := record.Scalar(record.Lookup(rec, s.path))
-			if !ok || len(v) == 0 {
+			v := vals[0]
+			vals = vals[1:]
+			if v == nil {
 				dst = append(dst, missingField...)
 			} else {
 				dst = appendIndexText(dst, v)
