@@ -75,6 +75,7 @@ of the wall clock). Stop with Ctrl-C at any time: the manifest is still written.
 	f := cmd.Flags()
 	f.StringVar(&o.Out, "out", "", "root directory of the simulated node (required); must not already hold generated logs")
 	f.StringVar(&o.Format, "format", o.Format, "log format: cri (containerd: RFC3339Nano, variable fraction, Z), crio (conmon: 9 digits, numeric offset) or docker (json-file)")
+	f.StringVar(&o.Filler, "filler", o.Filler, "what follows each message's key: random (printable ASCII with rare escapes, nearly incompressible) or text (log-like key=value text that compresses like real logs)")
 	f.StringVar(&o.TZOffset, "tz-offset", "", `zone of CRI timestamps, e.g. "+08:00" (default UTC: "Z" for cri, "+00:00" for crio); docker always writes UTC`)
 	f.IntVar(&o.Namespaces, "namespaces", o.Namespaces, "number of namespaces; pods are spread over them round-robin")
 	f.IntVar(&o.Pods, "pods", o.Pods, "number of pods on the node (in total)")

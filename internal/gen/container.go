@@ -185,10 +185,10 @@ func (c *container) run(ctx context.Context, pace *pacer) (err error) {
 func (c *container) writeUnit(seq, n int64) error {
 	p := &c.r.plan
 	lenA := fitLength(c.ns, c.pod, c.name, int(seq), p.length(c.idx, seq))
-	c.msgA = AppendMessage(c.msgA[:0], c.ns, c.pod, c.name, int(seq), lenA)
+	c.msgA = AppendMessageFiller(c.msgA[:0], c.r.o.Filler, c.ns, c.pod, c.name, int(seq), lenA)
 	if n == 2 {
 		lenB := fitLength(c.ns, c.pod, c.name, int(seq+1), p.length(c.idx, seq+1))
-		c.msgB = AppendMessage(c.msgB[:0], c.ns, c.pod, c.name, int(seq+1), lenB)
+		c.msgB = AppendMessageFiller(c.msgB[:0], c.r.o.Filler, c.ns, c.pod, c.name, int(seq+1), lenB)
 	}
 
 	c.mu.Lock()

@@ -67,6 +67,37 @@ func TestMessage(t *testing.T) {
 	}
 }
 
+// The text filler keeps every property of a message (exact length, parseable key,
+// no newline, deterministic) and compresses like logs do, unlike the random one.
+func TestTextFiller(t *testing.T) {
+	var text, random bytes.Buffer
+	for seq := range 200 {
+		length := 60 + seq*7
+		m := AppendMessageFiller(nil, FillerText, "prod", "web-0", "app", seq, length)
+		if len(m) != length || bytes.ContainsAny(m, "\r\n") || !utf8.Valid(m) {
+			t.Fatalf("seq %d: length %d (want %d) or bad bytes: %q", seq, len(m), length, m)
+		}
+		if k, ok := ParseKey(m); !ok || k.Seq != seq || k.Length != length {
+			t.Fatalf("seq %d: key %+v %v", seq, k, ok)
+		}
+		if !bytes.Equal(m, AppendMessageFiller(nil, FillerText, "prod", "web-0", "app", seq, length)) {
+			t.Fatalf("seq %d: not deterministic", seq)
+		}
+		text.Write(m)
+		random.Write(Message("prod", "web-0", "app", seq, length))
+	}
+	ratio := func(b []byte) float64 {
+		var z bytes.Buffer
+		w := gzip.NewWriter(&z)
+		w.Write(b)
+		w.Close()
+		return float64(len(b)) / float64(z.Len())
+	}
+	if rt, rr := ratio(text.Bytes()), ratio(random.Bytes()); rt < 2*rr {
+		t.Errorf("gzip ratio: text %.2f, random %.2f; want text at least twice random", rt, rr)
+	}
+}
+
 func TestParseKeyRejects(t *testing.T) {
 	for _, s := range []string{
 		"", "lf", "lf ", "lfjunk prod/a/b n=1 x", "lf prod/a seq=1 len=3 ", "lf prod/a/b/c seq=1 len=3 ",

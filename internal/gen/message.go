@@ -45,6 +45,12 @@ func Message(ns, pod, container string, seq, length int) []byte {
 
 // AppendMessage appends Message(ns, pod, container, seq, length) to dst.
 func AppendMessage(dst []byte, ns, pod, container string, seq, length int) []byte {
+	return AppendMessageFiller(dst, FillerRandom, ns, pod, container, seq, length)
+}
+
+// AppendMessageFiller is AppendMessage with the given filler (Options.Filler; ""
+// is random). The text filler is ASCII log-like words and key=value pairs.
+func AppendMessageFiller(dst []byte, filler, ns, pod, container string, seq, length int) []byte {
 	base := len(dst)
 	dst = append(dst, KeyPrefix...)
 	dst = append(dst, ns...)
@@ -87,6 +93,10 @@ func AppendMessage(dst []byte, ns, pod, container string, seq, length int) []byt
 		bits >>= 8
 		nb--
 		return b
+	}
+	if filler == FillerText {
+		fillText(out, p, next)
+		return dst
 	}
 	na := len(fillerAlphabet)
 	for p < length {
@@ -202,4 +212,58 @@ func digits(n int) int {
 		d++
 	}
 	return d
+}
+
+// textWords are the text filler's vocabulary: what application logs are made of.
+var textWords = []string{
+	"level=info", "level=info", "level=info", "level=debug", "level=warn", "level=error",
+	`msg="request completed"`, `msg="request started"`, `msg="cache miss"`, `msg="retrying"`,
+	`msg="connection reset by peer"`, `msg="slow query"`, "method=GET", "method=GET", "method=POST",
+	"method=PUT", "path=/api/v1/orders", "path=/api/v1/users", "path=/api/v1/cart/items",
+	"path=/healthz", "path=/metrics", "status=200", "status=200", "status=201", "status=404",
+	"status=500", "status=503", "component=http", "component=db", "component=cache",
+	"upstream=payments.svc.cluster.local:8080", "upstream=inventory.svc.cluster.local:9090",
+	`query="SELECT id, total FROM orders WHERE customer_id = $1"`, "cache=hit", "cache=miss",
+	`user_agent="Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36"`, `user_agent="curl/8.5.0"`,
+	"proto=HTTP/1.1", "proto=HTTP/2.0", "tls=true", "region=eu-west-1", "zone=eu-west-1b",
+	"GET", "POST", "served", "in", "ms", "for", "user", "from", "with", "error:", "timeout",
+	"context deadline exceeded", "EOF", "ok", "done", "started", "stopping", "worker",
+}
+
+// textNumbered are keys whose values are random numbers or ids.
+var textNumbered = []string{"duration_ms=", "bytes=", "user_id=", "order_id=", "rows=", "attempt=", "latency_us=", "trace_id=", "span_id=", "remote_addr=10.42."}
+
+// fillText fills out[p:] with log-like text drawn with next.
+func fillText(out []byte, p int, next func() byte) {
+	const hex = "0123456789abcdef"
+	for p < len(out) {
+		var tok []byte
+		var buf [48]byte
+		if r := next(); r < 80 {
+			k := textNumbered[int(next())%len(textNumbered)]
+			tok = append(buf[:0], k...)
+			n := 1 + int(next())%7
+			if k == "trace_id=" || k == "span_id=" {
+				n = 16
+				for range n {
+					tok = append(tok, hex[next()&15])
+				}
+			} else {
+				for range n {
+					tok = append(tok, '0'+next()%10)
+				}
+			}
+		} else {
+			tok = append(buf[:0], textWords[int(next())%len(textWords)]...)
+		}
+		if p+len(tok)+1 > len(out) {
+			for ; p < len(out); p++ {
+				out[p] = 'a' + next()%26
+			}
+			return
+		}
+		p += copy(out[p:], tok)
+		out[p] = ' '
+		p++
+	}
 }

@@ -16,6 +16,12 @@ const (
 	FormatDocker = "docker" // dockerd json-file
 )
 
+// Message fillers (Options.Filler).
+const (
+	FillerRandom = "random"
+	FillerText   = "text"
+)
+
 // Defaults, also used for zero-valued Options fields where zero means nothing useful.
 const (
 	DefaultNamespaces     = 3
@@ -51,6 +57,11 @@ type Options struct {
 	Rate     float64       `json:"rate"`        // logical lines per second across the node; 0 = as fast as possible
 
 	LineSize  int `json:"line_size"`  // average message size in bytes (uniform in [size/2, 3*size/2])
+	// Filler is what follows a message's key: "random" (the default: random printable
+	// ASCII with rare escapes and multi-byte UTF-8, nearly incompressible, the worst
+	// case for a sink's compression) or "text" (log-like key=value text, which
+	// compresses like real logs).
+	Filler string `json:"filler,omitempty"`
 	LongEvery int `json:"long_every"` // every Nth line of a container is long (0 = none)
 	LongSize  int `json:"long_size"`  // size of a long line's message in bytes
 
@@ -131,6 +142,11 @@ func (o Options) Validate() error {
 	case FormatCRI, FormatCRIO, FormatDocker:
 	default:
 		bad("format: %q is not one of cri, crio, docker", o.Format)
+	}
+	switch o.Filler {
+	case "", FillerRandom, FillerText:
+	default:
+		bad("filler: %q is not one of random, text", o.Filler)
 	}
 	if _, err := parseTZ(o.TZOffset); err != nil {
 		bad("tz-offset: %v", err)

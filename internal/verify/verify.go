@@ -187,6 +187,7 @@ type checker struct {
 	byKey  map[string]*tracker // "ns/pod/container"
 	expect []byte
 	msg    []byte
+	filler string // the manifest's Options.Filler
 }
 
 // Check reads the inputs in order (JSON lines: one record per line) and checks
@@ -197,7 +198,7 @@ func Check(m *gen.Manifest, inputs ...io.Reader) (*Report, error) {
 	if m == nil {
 		return nil, errors.New("verify: nil manifest")
 	}
-	ck := &checker{rep: &Report{}, byKey: make(map[string]*tracker, len(m.Containers))}
+	ck := &checker{rep: &Report{}, byKey: make(map[string]*tracker, len(m.Containers)), filler: m.Options.Filler}
 	ck.rep.Containers = make([]ContainerReport, len(m.Containers))
 	for i, c := range m.Containers {
 		cr := &ck.rep.Containers[i]
@@ -299,7 +300,7 @@ func (ck *checker) line(line []byte) {
 		}
 		return
 	}
-	ck.expect = gen.AppendMessage(ck.expect[:0], string(ns), string(pod), string(ctr), seq, length)
+	ck.expect = gen.AppendMessageFiller(ck.expect[:0], ck.filler, string(ns), string(pod), string(ctr), seq, length)
 	switch {
 	case string(ck.expect) == rec.Message:
 	case (truncated || partial) && len(rec.Message) < len(ck.expect) && strings.HasPrefix(string(ck.expect), rec.Message):

@@ -326,9 +326,15 @@ func TestCheckMillion(t *testing.T) {
 // TestEndToEnd runs gen (CRI, with long lines, garbage and restarts), ships the
 // files with a tiny agent that reassembles partial records, and verifies.
 func TestEndToEnd(t *testing.T) {
+	for _, filler := range []string{"", gen.FillerText} {
+		t.Run("filler="+filler, func(t *testing.T) { testEndToEnd(t, filler) })
+	}
+}
+
+func testEndToEnd(t *testing.T, filler string) {
 	dir := t.TempDir()
 	m, err := gen.Run(context.Background(), gen.Options{Out: dir, Format: gen.FormatCRI, Pods: 2, Containers: 2, Lines: 300,
-		LongEvery: 50, LongSize: 20000, LineSize: 100, MalformedEvery: 40, RestartEvery: 200, KeepRestarts: true})
+		LongEvery: 50, LongSize: 20000, LineSize: 100, MalformedEvery: 40, RestartEvery: 200, KeepRestarts: true, Filler: filler})
 	if err != nil {
 		t.Fatal(err)
 	}

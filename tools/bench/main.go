@@ -38,7 +38,7 @@ func main() {
 
 // flags are the command line.
 type flags struct {
-	bin, sinks, cpuProfile              string
+	bin, sinks, cpuProfile, filler      string
 	pods, size, workers, runs, profSecs int
 	lines                               int64
 	keep, warm                          bool
@@ -53,6 +53,7 @@ func parseFlags() flags {
 	flag.IntVar(&f.pods, "pods", 100, "pods (one container each)")
 	flag.Int64Var(&f.lines, "lines", 10000, "lines per container")
 	flag.IntVar(&f.size, "line-size", 200, "average message bytes")
+	flag.StringVar(&f.filler, "filler", gen.FillerRandom, "message filler: random (nearly incompressible: the worst case for the sinks' compression) or text (log-like, compresses like real logs)")
 	flag.StringVar(&f.sinks, "sinks", "file,file-nosync,discard", "comma-separated sinks to measure: file (fsync per batch, the default), file-nosync, discard, "+
 		"kafka (an in-process kfake cluster, zstd), elasticsearch (a VictoriaLogs process, its bulk API)")
 	flag.IntVar(&f.runs, "runs", 1, "measure each sink this many times")
@@ -86,7 +87,7 @@ func run() error {
 	t0 := time.Now()
 	m, err := gen.Run(context.Background(), gen.Options{
 		Out: node, Format: gen.FormatCRI, Namespaces: 10, Pods: f.pods, Containers: 1,
-		Lines: f.lines, LineSize: f.size, Seed: 1,
+		Lines: f.lines, LineSize: f.size, Seed: 1, Filler: f.filler,
 	})
 	if err != nil {
 		return fmt.Errorf("gen: %w", err)

@@ -209,7 +209,7 @@ func outageRun(f flags, dir string) error {
 	go func() {
 		m, err := gen.Run(ctx, gen.Options{
 			Out: node, Format: gen.FormatCRI, Namespaces: 10, Pods: f.pods, Containers: 1,
-			Rate: lineRate, LineSize: f.size, RotateSize: rotate, Seed: 1,
+			Rate: lineRate, LineSize: f.size, RotateSize: rotate, Seed: 1, Filler: f.filler,
 		})
 		genDone <- genResult{m, err}
 	}()
