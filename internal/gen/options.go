@@ -56,14 +56,14 @@ type Options struct {
 	Duration time.Duration `json:"duration_ns"` // stop after this long (0 = no limit)
 	Rate     float64       `json:"rate"`        // logical lines per second across the node; 0 = as fast as possible
 
-	LineSize  int `json:"line_size"`  // average message size in bytes (uniform in [size/2, 3*size/2])
+	LineSize int `json:"line_size"` // average message size in bytes (uniform in [size/2, 3*size/2])
 	// Filler is what follows a message's key: "random" (the default: random printable
 	// ASCII with rare escapes and multi-byte UTF-8, nearly incompressible, the worst
 	// case for a sink's compression) or "text" (log-like key=value text, which
 	// compresses like real logs).
-	Filler string `json:"filler,omitempty"`
-	LongEvery int `json:"long_every"` // every Nth line of a container is long (0 = none)
-	LongSize  int `json:"long_size"`  // size of a long line's message in bytes
+	Filler    string `json:"filler,omitempty"`
+	LongEvery int    `json:"long_every"` // every Nth line of a container is long (0 = none)
+	LongSize  int    `json:"long_size"`  // size of a long line's message in bytes
 
 	RotateSize     int64         `json:"rotate_size"`        // kubelet containerLogMaxSize / docker max-size; 0 = no rotation
 	MaxFiles       int           `json:"max_files"`          // kubelet containerLogMaxFiles / docker max-file
