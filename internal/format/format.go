@@ -89,6 +89,9 @@ type Entry struct {
 	Fields []byte
 	// FieldsKey is the record key Fields is written under; "" means "fields".
 	FieldsKey string
+	// FieldsRepaired reports that the parsed body had invalid UTF-8, replaced by
+	// U+FFFD in Fields: the record is flagged invalid_utf8 as a repaired message is.
+	FieldsRepaired bool
 	// ParseFailed reports that body parsing was asked for but the message did not
 	// parse; Msg is then the message as it was.
 	ParseFailed bool

@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/logferry/logferry/internal/format"
 	"github.com/logferry/logferry/internal/podconfig"
@@ -181,7 +182,9 @@ func (c *Chain) record(e *format.Entry, emit func(*format.Entry)) {
 			fields, parsed = c.parseLogfmt(e.Msg)
 		}
 		if parsed {
-			out.Fields, out.FieldsKey = fields, c.key
+			// Both parsers replace invalid UTF-8 (every byte of the message ends up
+			// in a key or a value): say so, as the encoder does for a message.
+			out.Fields, out.FieldsKey, out.FieldsRepaired = fields, c.key, !utf8.Valid(e.Msg)
 		} else {
 			out.ParseFailed = true
 			c.stats.ParseFailures.Add(1)

@@ -95,6 +95,9 @@ func TestParseJSON(t *testing.T) {
 			if !json.Valid(e.Fields) || !utf8.Valid(e.Fields) {
 				t.Fatal("fields not valid JSON / UTF-8")
 			}
+			if e.FieldsRepaired != !utf8.ValidString(tt.msg) {
+				t.Fatalf("FieldsRepaired %v for %q", e.FieldsRepaired, tt.msg)
+			}
 		})
 	}
 }
@@ -141,6 +144,9 @@ func TestParseLogfmt(t *testing.T) {
 			}
 			if e.ParseFailed || e.FieldsKey != "fields" || e.Msg != nil {
 				t.Fatalf("got failed %v key %q msg %q", e.ParseFailed, e.FieldsKey, e.Msg)
+			}
+			if e.FieldsRepaired != !utf8.ValidString(tt.msg) {
+				t.Fatalf("FieldsRepaired %v for %q", e.FieldsRepaired, tt.msg)
 			}
 			var got, want map[string]string
 			if err := json.Unmarshal(e.Fields, &got); err != nil {

@@ -203,7 +203,8 @@ type Encoder struct {
 // itself is then left out when e.Msg is empty (the body was parsed into Fields).
 // e.Multiline and e.ParseFailed add "multiline" and "parse_failed" to log.flags, which
 // lists its flags in alphabetical order; a message whose invalid UTF-8 was replaced
-// adds "invalid_utf8" (and Encoder.InvalidUTF8 counts it).
+// adds "invalid_utf8" (and Encoder.InvalidUTF8 counts it), as do Fields a processor
+// repaired (e.FieldsRepaired).
 func (enc *Encoder) Append(dst []byte, p *Prefix, e *format.Entry, readTime time.Time) []byte {
 	ts := e.Time
 	if ts.IsZero() {
@@ -216,9 +217,12 @@ func (enc *Encoder) Append(dst []byte, p *Prefix, e *format.Entry, readTime time
 	if e.Fields == nil || len(e.Msg) > 0 {
 		dst = append(dst, `,"message":`...)
 		dst, invalid = appendQuoted(dst, e.Msg)
-		if invalid {
-			enc.InvalidUTF8++
-		}
+	}
+	if e.Fields != nil && e.FieldsRepaired {
+		invalid = true
+	}
+	if invalid {
+		enc.InvalidUTF8++
 	}
 	if e.Fields != nil {
 		key := e.FieldsKey

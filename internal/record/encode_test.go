@@ -120,9 +120,13 @@ func TestInvalidUTF8Flagged(t *testing.T) {
 	}{
 		{"valid é", nil},
 		{"caf\xe9", []any{"invalid_utf8"}},
+		{"fields repaired", []any{"invalid_utf8"}},
 	} {
 		var enc Encoder
 		e := &format.Entry{Time: time.Unix(1, 0), Msg: []byte(tc.msg), Stream: format.Stdout, Multiline: true}
+		if tc.msg == "fields repaired" {
+			e.Msg, e.Fields, e.FieldsRepaired = nil, []byte(`{"a":"x\ufffd"}`), true
+		}
 		var rec struct {
 			Log struct {
 				Flags []any `json:"flags"`
