@@ -59,6 +59,17 @@ func TestConstsMatchRecords(t *testing.T) {
 			e := entries[i]
 			e.Time, e.Offset = time.Unix(1, 0), 42
 			rec := bytes.TrimSuffix(enc.Append(nil, p, &e, time.Time{}), []byte("\n"))
+			for _, path := range append(paths, "kubernetes", "kubernetes.labels", "kubernetes.pod", "container", "logferry", "log.file", "docker", "fields", "") {
+				f := Fields{Consts: p.Consts(), Rec: rec}
+				if got, want := f.Raw(path), Lookup(rec, path); !bytes.Equal(got, want) {
+					t.Errorf("%s, entry %d, Raw(%q) = %s, the record has %s", src.Path, i, path, got, want)
+				}
+				f = Fields{Consts: p.Consts(), Rec: rec}
+				gv, gok := f.Scalar(path)
+				if wv, wok := Scalar(Lookup(rec, path)); gok != wok || !bytes.Equal(gv, wv) {
+					t.Errorf("%s, entry %d, Scalar(%q) = %s %v, the record has %s %v", src.Path, i, path, gv, gok, wv, wok)
+				}
+			}
 			for _, path := range paths {
 				cv, cok := Scalar(Lookup(p.Consts(), path))
 				if !cok {

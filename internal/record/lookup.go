@@ -171,8 +171,7 @@ func (f *Fields) Scalar(path string) ([]byte, bool) {
 		if v, ok := Scalar(Lookup(f.Consts, path)); ok {
 			return v, true
 		}
-		root, _, _ := strings.Cut(path, ".")
-		if root == "kubernetes" || root == "container" || root == "logferry" {
+		if constRoot(path) {
 			return nil, false
 		}
 	}
@@ -180,7 +179,40 @@ func (f *Fields) Scalar(path string) ([]byte, bool) {
 	if f.Rec == nil {
 		return nil, false
 	}
+	if path == "event.id" {
+		return Scalar(EventIDOf(f.Rec))
+	}
 	return Scalar(Lookup(f.Rec, path))
+}
+
+// Raw returns the raw JSON value at path (Lookup), objects and arrays included.
+// Consts answer for paths under kubernetes, container, logferry and log.file, whose
+// objects are the records' own; "log" itself is not (records add the offset and
+// flags to it).
+func (f *Fields) Raw(path string) []byte {
+	if f.Consts != nil && path != "log" && path != "" {
+		if v := Lookup(f.Consts, path); v != nil {
+			return v
+		}
+		if constRoot(path) {
+			return nil
+		}
+	}
+	f.Undecided = true
+	if f.Rec == nil {
+		return nil
+	}
+	if path == "event.id" {
+		return EventIDOf(f.Rec)
+	}
+	return Lookup(f.Rec, path)
+}
+
+// constRoot reports whether path is under one of the objects that come from a
+// record's prefix alone, so that Consts lacking it means the records lack it.
+func constRoot(path string) bool {
+	root, _, _ := strings.Cut(path, ".")
+	return root == "kubernetes" || root == "container" || root == "logferry"
 }
 
 // eventIDKey is what Encoder.Append writes before the event id, the record's last field.

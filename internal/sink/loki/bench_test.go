@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/logferry/logferry/internal/format"
+	"github.com/logferry/logferry/internal/pipeline"
+	"github.com/logferry/logferry/internal/record"
 	"github.com/logferry/logferry/internal/sink/httpsink"
 )
 
@@ -33,5 +36,79 @@ func BenchmarkBuild(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// encodedBatch is 20 pods' records as the agent encodes them, a chunk per pod,
+// each chunk carrying its prefix's Consts when withConsts.
+func encodedBatch(withConsts bool) *pipeline.Batch {
+	batch := &pipeline.Batch{}
+	var enc record.Encoder
+	for pod := range 20 {
+		kube := &record.Kube{NodeName: "node-1", Labels: map[string]string{"app": "web"}}
+		if pod%2 == 0 {
+			kube.Owners = []record.Owner{{Kind: "replicaset", Name: "web-7d9f"}, {Kind: "deployment", Name: "web"}}
+		}
+		p := record.NewPrefix(record.Source{Path: fmt.Sprintf("/var/log/pods/ns-%d_web-%d_uid-%d/app/0.log", pod%8, pod, pod),
+			Namespace: fmt.Sprint("ns-", pod%8), Pod: fmt.Sprint("web-", pod), PodUID: fmt.Sprint("uid-", pod), Container: "app", RestartCount: 0,
+			FileID: uint64(pod + 1), Kube: kube})
+		c := &pipeline.Chunk{}
+		if withConsts {
+			c.Consts = p.Consts()
+		}
+		for i := range 50 {
+			e := format.Entry{Time: t0, Stream: format.Stream(1 + i%2), Offset: int64(i * 100),
+				Msg: fmt.Appendf(nil, "GET /api/v1/items/%d 200 1234 bytes in 3.2ms user-agent=curl/8.5", i)}
+			c.Data = enc.Append(c.Data, p, &e, t0)
+			c.Records++
+		}
+		batch.Add(c)
+	}
+	return batch
+}
+
+// BenchmarkBuildEncoded builds pushes from records as the agent encodes them, in
+// chunks of one file each carrying the fields its records share (Chunk.Consts): the
+// labels and the pod's metadata are resolved once per chunk.
+func BenchmarkBuildEncoded(b *testing.B) {
+	batch := encodedBatch(true)
+	s, err := New("b", Options{URL: "http://127.0.0.1:1", Logger: quiet()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(batch.Bytes))
+	b.ReportAllocs()
+	for b.Loop() {
+		rs := httpsink.Split(s.recs[:0], batch)
+		s.recs = rs
+		for len(rs) > 0 {
+			n, _ := s.build(batch, rs, DefaultMaxRequestBytes)
+			rs = rs[n:]
+		}
+	}
+}
+
+// A push built with the chunks' Consts is byte for byte the push built by reading
+// every record (labels, structured metadata, both encodings, requests split small).
+func TestBuildWithConstsMatchesRecords(t *testing.T) {
+	for _, json := range []bool{false, true} {
+		bodies := make([][]string, 2)
+		for i, withConsts := range []bool{false, true} {
+			batch := encodedBatch(withConsts)
+			s, err := New("b", Options{URL: "http://127.0.0.1:1", JSON: json, Logger: quiet(),
+				StructuredMetadata: append(DefaultStructuredMetadata(), Field{Name: "labels", Paths: []string{"kubernetes.labels"}})})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rs := httpsink.Split(nil, batch)
+			for len(rs) > 0 {
+				n, _ := s.build(batch, rs, 16<<10)
+				bodies[i] = append(bodies[i], string(s.req.body))
+				rs = rs[n:]
+			}
+		}
+		if fmt.Sprint(bodies[0]) != fmt.Sprint(bodies[1]) || len(bodies[0]) < 2 {
+			t.Fatalf("json=%v: %d requests without Consts, %d with; bodies differ", json, len(bodies[0]), len(bodies[1]))
+		}
 	}
 }

@@ -108,11 +108,11 @@ func newExtractor(labels []Field, static []Label, meta []Field, lineRecord bool,
 	return e
 }
 
-// scalar returns the text of the first of paths that rec has as a non-empty
-// scalar.
-func scalar(rec []byte, paths []string) []byte {
+// scalar returns the text of the first of paths that the record f reads has as a
+// non-empty scalar.
+func scalar(f *record.Fields, paths []string) []byte {
 	for _, p := range paths {
-		if v, ok := record.Scalar(record.Lookup(rec, p)); ok && len(v) > 0 {
+		if v, ok := f.Scalar(p); ok && len(v) > 0 {
 			return v
 		}
 	}
@@ -121,9 +121,9 @@ func scalar(rec []byte, paths []string) []byte {
 
 // metaValue returns the text of a structured metadata field: a scalar's text, or
 // an object's or array's JSON.
-func metaValue(rec []byte, paths []string) []byte {
+func metaValue(f *record.Fields, paths []string) []byte {
 	for _, p := range paths {
-		raw := record.Lookup(rec, p)
+		raw := f.Raw(p)
 		if len(raw) == 0 {
 			continue
 		}
@@ -138,25 +138,52 @@ func metaValue(rec []byte, paths []string) []byte {
 	return nil
 }
 
-// labels appends the labels of rec to dst, in name order.
-func (e *extractor) labels(dst []kv, rec []byte) []kv {
+// labels appends the labels of the record f reads to dst, in name order.
+func (e *extractor) labels(dst []kv, f *record.Fields) []kv {
 	for i := range e.slots {
 		sl := &e.slots[i]
 		if sl.paths == nil {
 			dst = append(dst, kv{name: sl.name, value: []byte(sl.static)})
-		} else if v := scalar(rec, sl.paths); v != nil {
+		} else if v := scalar(f, sl.paths); v != nil {
 			dst = append(dst, kv{name: sl.name, value: v})
 		}
 	}
 	return dst
 }
 
-// metadata appends the structured metadata of rec to dst, in name order.
-func (e *extractor) metadata(dst []kv, rec []byte) []kv {
-	for _, f := range e.meta {
-		if v := metaValue(rec, f.Paths); v != nil {
-			dst = append(dst, kv{name: f.Name, value: v})
+// metadata appends the structured metadata of the record f reads to dst, in name
+// order. chunk, when not nil, holds the fields' values as far as the record's
+// chunk decides them (chunkMetadata): only the others are read from the record.
+func (e *extractor) metadata(dst []kv, f *record.Fields, chunk []chunkValue) []kv {
+	for i, m := range e.meta {
+		var v []byte
+		if chunk != nil && chunk[i].decided {
+			v = chunk[i].value
+		} else {
+			v = metaValue(f, m.Paths)
 		}
+		if v != nil {
+			dst = append(dst, kv{name: m.Name, value: v})
+		}
+	}
+	return dst
+}
+
+// chunkValue is a structured metadata field's value for every record of a chunk,
+// when the chunk's Consts decide it.
+type chunkValue struct {
+	value   []byte
+	decided bool
+}
+
+// chunkMetadata resolves, from a chunk's Consts, the metadata fields every record of
+// the chunk shares (pod, node): one chunkValue per field, in e.meta's order.
+func (e *extractor) chunkMetadata(dst []chunkValue, consts []byte) []chunkValue {
+	dst = dst[:0]
+	for _, m := range e.meta {
+		f := record.Fields{Consts: consts}
+		v := metaValue(&f, m.Paths)
+		dst = append(dst, chunkValue{value: v, decided: !f.Undecided})
 	}
 	return dst
 }

@@ -415,6 +415,7 @@ type request struct {
 	index   map[string]int // selector → stream
 	labels  []kv           // scratch
 	meta    []kv           // scratch
+	cmeta   []chunkValue   // the metadata the current chunk decides
 	key     []byte         // scratch
 	body    []byte         // the uncompressed body
 }
@@ -433,13 +434,31 @@ func (s *Sink) build(b *pipeline.Batch, recs []httpsink.Rec, limit int) (n, size
 	q.n = 0
 	clear(q.index)
 	total := len(`{"streams":[]}`)
+	// The records of a chunk share their labels when its Consts decide them
+	// (namespace, workload, container): resolved once per chunk.
+	chunk, chunkWide := int32(-1), false
 	for _, r := range recs {
 		if r.Group != recs[0].Group {
 			break // one tenant per push
 		}
 		d := r.Data(b)
-		q.labels = s.ex.labels(q.labels[:0], d)
-		q.key = appendSelector(q.key[:0], q.labels)
+		consts := b.Chunks[r.Chunk].Consts
+		if r.Chunk != chunk {
+			chunk, chunkWide = r.Chunk, false
+			q.cmeta = q.cmeta[:0]
+			if consts != nil {
+				q.cmeta = s.ex.chunkMetadata(q.cmeta, consts)
+				f := record.Fields{Consts: consts}
+				q.labels = s.ex.labels(q.labels[:0], &f)
+				if chunkWide = !f.Undecided; chunkWide {
+					q.key = appendSelector(q.key[:0], q.labels)
+				}
+			}
+		}
+		if !chunkWide {
+			q.labels = s.ex.labels(q.labels[:0], &record.Fields{Consts: consts, Rec: d})
+			q.key = appendSelector(q.key[:0], q.labels)
+		}
 		si, ok := q.index[string(q.key)]
 		added := 0
 		if !ok {
@@ -464,7 +483,11 @@ func (s *Sink) build(b *pipeline.Batch, recs []httpsink.Rec, limit int) (n, size
 		mark := len(st.entries)
 		ts := s.ex.timestamp(d)
 		line := s.ex.line(d)
-		q.meta = s.ex.metadata(q.meta[:0], d)
+		var cmeta []chunkValue
+		if len(q.cmeta) > 0 {
+			cmeta = q.cmeta
+		}
+		q.meta = s.ex.metadata(q.meta[:0], &record.Fields{Consts: consts, Rec: d}, cmeta)
 		if s.json {
 			if st.count > 0 {
 				st.entries = append(st.entries, ',')
@@ -646,7 +669,7 @@ func (s *Sink) addDead(dead *httpsink.DeadLines, b *pipeline.Batch, r httpsink.R
 	}
 	l := deadLine{
 		Time: s.now().UTC().Format(time.RFC3339Nano), Sink: s.name, Status: status, Error: msg, Tenant: s.tenants[r.Group],
-		Labels: string(appendSelector(nil, s.ex.labels(nil, d))),
+		Labels: string(appendSelector(nil, s.ex.labels(nil, &record.Fields{Consts: b.Chunks[r.Chunk].Consts, Rec: d}))),
 	}
 	l.Record, l.RecordText = httpsink.Record(d)
 	if err := dead.Add(l); err != nil { // cannot happen: every part is valid
