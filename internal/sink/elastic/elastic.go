@@ -153,8 +153,10 @@ type Sink struct {
 	next   int            // round-robin position
 	retry  httpsink.Retry // what is left of the failed batch
 	recs   []httpsink.Rec // scratch
-	body   bytes.Buffer
-	zbody  bytes.Buffer
+	body   bytes.Buffer // the request's uncompressed body (without gzip)
+	zbody  bytes.Buffer // the request's gzipped body
+	action []byte       // scratch: one item's action line
+	size   int          // the last request's uncompressed size
 	zw     *gzip.Writer
 
 	requests, accepted, conflicts, retried, deadLettered atomic.Uint64
@@ -305,8 +307,8 @@ func (s *Sink) Consume(ctx context.Context, b *pipeline.Batch) error {
 				if n > 1 {
 					// The cluster takes less than max_request_bytes: send smaller
 					// requests for the rest of this attempt.
-					limit = max(s.body.Len()/2, 1)
-					s.log.Warn("request too large for the cluster (HTTP 413); lower max_request_bytes", "bytes", s.body.Len())
+					limit = max(s.size/2, 1)
+					s.log.Warn("request too large for the cluster (HTTP 413); lower max_request_bytes", "bytes", s.size)
 					continue
 				}
 				// One record the cluster will never take: dead-letter it.
@@ -371,25 +373,37 @@ type itemResult struct {
 
 // sendSome sends the first records of recs that fit one request of limit bytes (at
 // least one record) and returns how many it sent and, on success, their results in
-// order. The uncompressed body stays in s.body until the next call.
+// order. With gzip the items are compressed as they are added, never copied into an
+// uncompressed body first (a copy of every record: 10 % of the sink's CPU).
 func (s *Sink) sendSome(ctx context.Context, b *pipeline.Batch, recs []httpsink.Rec, limit int) (int, []itemResult, error) {
 	s.body.Reset()
-	n := 0
-	ci := chunkIndex{chunk: -1}
-	for _, r := range recs {
-		mark := s.body.Len()
-		s.appendItem(&s.body, b, r, &ci)
-		if n > 0 && s.body.Len() > limit {
-			s.body.Truncate(mark)
-			break
-		}
-		n++
-	}
-	payload := s.body.Bytes()
 	if s.gzip {
 		s.zbody.Reset()
 		s.zw.Reset(&s.zbody)
-		_, _ = s.zw.Write(payload)
+	}
+	n, size := 0, 0
+	ci := chunkIndex{chunk: -1}
+	for _, r := range recs {
+		s.action = s.appendAction(s.action[:0], b, r, &ci)
+		doc := r.Data(b)
+		item := len(s.action) + len(doc) + 1
+		if n > 0 && size+item > limit {
+			break
+		}
+		size += item
+		n++
+		if s.gzip {
+			_, _ = s.zw.Write(s.action)
+			_, _ = s.zw.Write(withNewline(b, r))
+		} else {
+			s.body.Write(s.action)
+			s.body.Write(doc)
+			s.body.WriteByte('\n')
+		}
+	}
+	s.size = size
+	payload := s.body.Bytes()
+	if s.gzip {
 		_ = s.zw.Close()
 		payload = s.zbody.Bytes()
 	}
@@ -447,9 +461,27 @@ func (ci *chunkIndex) resolve(s *Sink, b *pipeline.Batch, chunk int32) {
 	ci.decided = !f.Undecided
 }
 
-// appendItem appends the action line and the document of r; ci carries the index
-// resolution of r's chunk from one call to the next.
+// appendItem appends the action line and the document of r to w (tests).
 func (s *Sink) appendItem(w *bytes.Buffer, b *pipeline.Batch, r httpsink.Rec, ci *chunkIndex) {
+	s.action = s.appendAction(s.action[:0], b, r, ci)
+	w.Write(s.action)
+	w.Write(r.Data(b))
+	w.WriteByte('\n')
+}
+
+// withNewline returns r's document with the newline that ends it in its chunk,
+// adding one when the chunk's last record has none.
+func withNewline(b *pipeline.Batch, r httpsink.Rec) []byte {
+	data := b.Chunks[r.Chunk].Data
+	if int(r.End) < len(data) && data[r.End] == '\n' {
+		return data[r.Start : r.End+1]
+	}
+	return append(r.Data(b)[:r.End-r.Start:r.End-r.Start], '\n') // a copy: never write into the chunk
+}
+
+// appendAction appends the action line of r to dst; ci carries the index
+// resolution of r's chunk from one call to the next.
+func (s *Sink) appendAction(dst []byte, b *pipeline.Batch, r httpsink.Rec, ci *chunkIndex) []byte {
 	d := r.Data(b)
 	var scratch [256]byte
 	if ci.chunk != r.Chunk {
@@ -461,10 +493,10 @@ func (s *Sink) appendItem(w *bytes.Buffer, b *pipeline.Batch, r httpsink.Rec, ci
 	} else {
 		idx = s.indexName(scratch[:0], b.Chunks[r.Chunk], d)
 	}
-	w.WriteString(`{"`)
-	w.WriteString(s.op)
-	w.WriteString(`":{"_index":`)
-	writeJSONString(w, idx)
+	dst = append(dst, `{"`...)
+	dst = append(dst, s.op...)
+	dst = append(dst, `":{"_index":`...)
+	dst = appendJSONString(dst, idx)
 	var raw []byte
 	if s.idPath == "event.id" {
 		raw = record.EventIDOf(d)
@@ -474,33 +506,30 @@ func (s *Sink) appendItem(w *bytes.Buffer, b *pipeline.Batch, r httpsink.Rec, ci
 	if len(raw) > 0 && len(raw) <= maxIDBytes {
 		switch {
 		case raw[0] == '"':
-			w.WriteString(`,"_id":`)
-			w.Write(raw)
+			dst = append(dst, `,"_id":`...)
+			dst = append(dst, raw...)
 		case raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9':
-			w.WriteString(`,"_id":"`)
-			w.Write(raw)
-			w.WriteByte('"')
+			dst = append(dst, `,"_id":"`...)
+			dst = append(dst, raw...)
+			dst = append(dst, '"')
 		}
 	}
-	w.WriteString("}}\n")
-	w.Write(d)
-	w.WriteByte('\n')
+	return append(dst, "}}\n"...)
 }
 
-func writeJSONString(w *bytes.Buffer, v []byte) {
-	w.WriteByte('"')
+func appendJSONString(dst, v []byte) []byte {
+	dst = append(dst, '"')
 	for _, c := range v {
 		switch {
 		case c == '"' || c == '\\':
-			w.WriteByte('\\')
-			w.WriteByte(c)
+			dst = append(dst, '\\', c)
 		case c < 0x20:
-			fmt.Fprintf(w, `\u%04x`, c)
+			dst = fmt.Appendf(dst, `\u%04x`, c)
 		default:
-			w.WriteByte(c)
+			dst = append(dst, c)
 		}
 	}
-	w.WriteByte('"')
+	return append(dst, '"')
 }
 
 // post sends one body, failing over to the next URL when a node cannot be reached or
