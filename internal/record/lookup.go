@@ -222,7 +222,10 @@ var eventIDKey = []byte(`,"event":{"id":"`)
 // end where Encoder.Append puts it (`,"event":{"id":"<hex>-<hex>"}}`) instead of
 // scanning the whole record; records of another shape are scanned.
 func EventIDOf(rec []byte) []byte {
-	r := bytes.TrimRight(rec, " \t\r\n")
+	r := rec
+	for len(r) > 0 && (r[len(r)-1] == '\n' || r[len(r)-1] == '\r' || r[len(r)-1] == ' ' || r[len(r)-1] == '\t') {
+		r = r[:len(r)-1]
+	}
 	if body, ok := bytes.CutSuffix(r, []byte(`"}}`)); ok {
 		if q := bytes.LastIndexByte(body, '"'); q >= 0 && bytes.HasSuffix(body[:q+1], eventIDKey) && validID(body[q+1:]) {
 			return r[q : len(body)+1]
