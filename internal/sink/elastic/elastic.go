@@ -157,6 +157,7 @@ type Sink struct {
 	zbody  bytes.Buffer   // the request's gzipped body
 	action []byte         // scratch: one item's action line
 	stage  []byte         // items waiting to be compressed (stageBytes at most)
+	resp   bytes.Buffer   // the last response's body
 	size   int            // the last request's uncompressed size
 	zw     *gzip.Writer
 
@@ -583,7 +584,12 @@ func (s *Sink) postOne(ctx context.Context, u string, payload []byte) (body []by
 		return nil, true, fmt.Errorf("bulk request to %s: %w", redact(u), err)
 	}
 	defer resp.Body.Close()
-	body, err = io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	// Into a buffer kept from one request to the next (the caller holds s.mu and
+	// is done with the body before the next request): a response has an item per
+	// record, and reading each into a new buffer grew it from scratch every time.
+	s.resp.Reset()
+	_, err = s.resp.ReadFrom(io.LimitReader(resp.Body, maxResponseBytes))
+	body = s.resp.Bytes()
 	if err != nil {
 		var ne net.Error
 		return nil, errors.As(err, &ne), fmt.Errorf("bulk response from %s: %w", redact(u), err)
