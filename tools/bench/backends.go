@@ -37,12 +37,16 @@ func newBackend(name, dir string) (backend, error) {
 		return local("    type: file\n    path: " + out + "\n    max_size: 256MiB\n    fsync: false\n"), nil
 	case "discard":
 		return local("    type: discard\n"), nil
-	case "kafka":
-		return startKafka()
+	case "kafka", "kafka-lz4", "kafka-snappy", "kafka-gzip", "kafka-none":
+		codec := "zstd"
+		if _, c, ok := strings.Cut(name, "-"); ok {
+			codec = c
+		}
+		return startKafka(codec)
 	case "elasticsearch":
 		return startVictoriaLogs(filepath.Join(dir, "out-"+name))
 	}
-	return nil, fmt.Errorf("unknown sink %q (file, file-nosync, discard, kafka, elasticsearch)", name)
+	return nil, fmt.Errorf("unknown sink %q (file, file-nosync, discard, kafka, kafka-lz4, kafka-snappy, kafka-gzip, kafka-none, elasticsearch)", name)
 }
 
 // local is a sink of the agent's own (file, discard): nothing runs beside it.
@@ -60,19 +64,22 @@ const (
 	kafkaPartitions = 6
 )
 
-type kafkaBackend struct{ c *kfake.Cluster }
+type kafkaBackend struct {
+	c     *kfake.Cluster
+	codec string // the sink's compression
+}
 
-func startKafka() (*kafkaBackend, error) {
+func startKafka(codec string) (*kafkaBackend, error) {
 	c, err := kfake.NewCluster(kfake.NumBrokers(kafkaBrokers), kfake.SeedTopics(kafkaPartitions, kafkaTopic))
 	if err != nil {
 		return nil, fmt.Errorf("kfake: %w", err)
 	}
-	return &kafkaBackend{c: c}, nil
+	return &kafkaBackend{c: c, codec: codec}, nil
 }
 
 func (k *kafkaBackend) sinkYAML() string {
-	return fmt.Sprintf("    type: kafka\n    kafka:\n      brokers: [%s]\n      topic: %s\n      compression: zstd\n",
-		strings.Join(k.c.ListenAddrs(), ", "), kafkaTopic)
+	return fmt.Sprintf("    type: kafka\n    kafka:\n      brokers: [%s]\n      topic: %s\n      compression: %s\n",
+		strings.Join(k.c.ListenAddrs(), ", "), kafkaTopic, k.codec)
 }
 
 // verify consumes the topic from the start and counts its records, checking that

@@ -164,18 +164,19 @@ func New(name string, c config.KafkaSink, log *slog.Logger, extra ...kgo.Opt) (*
 	return s, nil
 }
 
-// compression returns the client option of a compression setting: zstd through
-// zstdCompressor, the others through franz-go's compressor.
+// compression returns the client option of a compression setting: zstd, lz4 and
+// gzip through compressors that keep their encoders (compress.go), snappy (which
+// keeps nothing) and none through franz-go's.
 func compression(name string) (kgo.Opt, error) {
 	switch name {
 	case "", "zstd":
-		return kgo.WithCompressor(&zstdCompressor{}), nil
+		return kgo.WithCompressor(newZstdCompressor()), nil
 	case "lz4":
-		return kgo.ProducerBatchCompression(kgo.Lz4Compression()), nil
+		return kgo.WithCompressor(newLz4Compressor()), nil
 	case "snappy":
 		return kgo.ProducerBatchCompression(kgo.SnappyCompression()), nil
 	case "gzip":
-		return kgo.ProducerBatchCompression(kgo.GzipCompression()), nil
+		return kgo.WithCompressor(newGzipCompressor()), nil
 	case "none":
 		return kgo.ProducerBatchCompression(kgo.NoCompression()), nil
 	}
