@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"bytes"
+	"io"
 	"sync"
 
 	"github.com/klauspost/compress/gzip"
@@ -82,51 +83,41 @@ func (c *zstdCompressor) Compress(dst *bytes.Buffer, src []byte, flags ...kgo.Co
 	return e.EncodeAll(src, dst.Bytes()), kgo.CodecZstd
 }
 
-// lz4Compressor compresses produce batches with lz4 frames at the fastest level, in
-// 64 KiB blocks (the Java client's size; franz-go's default is 4 MiB, a buffer that
-// each batch of about a megabyte never fills).
-type lz4Compressor struct{ enc kept[*lz4.Writer] }
+// streamWriter is an encoder that compresses a stream: lz4's and gzip's.
+type streamWriter interface {
+	io.WriteCloser
+	Reset(io.Writer)
+}
 
-func newLz4Compressor() *lz4Compressor {
-	c := &lz4Compressor{}
-	c.enc.fresh = func() *lz4.Writer {
+// streamCompressor compresses produce batches with a kept stream encoder.
+type streamCompressor[W streamWriter] struct {
+	enc   kept[W]
+	codec kgo.CompressionCodecType
+}
+
+// newLz4Compressor compresses with lz4 frames at the fastest level, in 64 KiB blocks
+// (the Java client's size; franz-go's default is 4 MiB, a buffer that each batch of
+// about a megabyte never fills).
+func newLz4Compressor() *streamCompressor[*lz4.Writer] {
+	return &streamCompressor[*lz4.Writer]{codec: kgo.CodecLz4, enc: kept[*lz4.Writer]{fresh: func() *lz4.Writer {
 		w := lz4.NewWriter(nil)
 		// Valid options: Apply cannot fail.
 		_ = w.Apply(lz4.BlockSizeOption(lz4.Block64Kb), lz4.CompressionLevelOption(lz4.Fast), lz4.ConcurrencyOption(1))
 		return w
-	}
-	return c
+	}}}
 }
 
-// Compress implements kgo.Compressor.
-func (c *lz4Compressor) Compress(dst *bytes.Buffer, src []byte, _ ...kgo.CompressFlag) ([]byte, kgo.CompressionCodecType) {
-	w := c.enc.get()
-	defer c.enc.put(w)
-	w.Reset(dst)
-	if _, err := w.Write(src); err != nil {
-		return nil, kgo.CodecError
-	}
-	if err := w.Close(); err != nil {
-		return nil, kgo.CodecError
-	}
-	return dst.Bytes(), kgo.CodecLz4
-}
-
-// gzipCompressor compresses produce batches with gzip at the fastest level
-// (klauspost's, as the Elasticsearch sink's).
-type gzipCompressor struct{ enc kept[*gzip.Writer] }
-
-func newGzipCompressor() *gzipCompressor {
-	c := &gzipCompressor{}
-	c.enc.fresh = func() *gzip.Writer {
+// newGzipCompressor compresses with gzip at the fastest level (klauspost's, as the
+// Elasticsearch sink's; franz-go's default level is 6).
+func newGzipCompressor() *streamCompressor[*gzip.Writer] {
+	return &streamCompressor[*gzip.Writer]{codec: kgo.CodecGzip, enc: kept[*gzip.Writer]{fresh: func() *gzip.Writer {
 		w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed) // a valid level: no error
 		return w
-	}
-	return c
+	}}}
 }
 
 // Compress implements kgo.Compressor.
-func (c *gzipCompressor) Compress(dst *bytes.Buffer, src []byte, _ ...kgo.CompressFlag) ([]byte, kgo.CompressionCodecType) {
+func (c *streamCompressor[W]) Compress(dst *bytes.Buffer, src []byte, _ ...kgo.CompressFlag) ([]byte, kgo.CompressionCodecType) {
 	w := c.enc.get()
 	defer c.enc.put(w)
 	w.Reset(dst)
@@ -136,5 +127,5 @@ func (c *gzipCompressor) Compress(dst *bytes.Buffer, src []byte, _ ...kgo.Compre
 	if err := w.Close(); err != nil {
 		return nil, kgo.CodecError
 	}
-	return dst.Bytes(), kgo.CodecGzip
+	return dst.Bytes(), c.codec
 }

@@ -20,22 +20,25 @@ func BenchmarkBuild(b *testing.B) {
 	}
 	batch := batchOf(recs)
 	for _, json := range []bool{false, true} {
-		b.Run(fmt.Sprint("json=", json), func(b *testing.B) {
-			s, err := New("b", Options{URL: "http://127.0.0.1:1", JSON: json, Logger: quiet()})
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.SetBytes(int64(batch.Bytes))
-			b.ReportAllocs()
-			for b.Loop() {
-				rs := httpsink.Split(s.recs[:0], batch)
-				s.recs = rs
-				for len(rs) > 0 {
-					n, _ := s.build(batch, rs, DefaultMaxRequestBytes)
-					rs = rs[n:]
-				}
-			}
-		})
+		b.Run(fmt.Sprint("json=", json), func(b *testing.B) { benchBuild(b, batch, json) })
+	}
+}
+
+// benchBuild measures building every push of batch.
+func benchBuild(b *testing.B, batch *pipeline.Batch, json bool) {
+	s, err := New("b", Options{URL: "http://127.0.0.1:1", JSON: json, Logger: quiet()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(batch.Bytes))
+	b.ReportAllocs()
+	for b.Loop() {
+		rs := httpsink.Split(s.recs[:0], batch)
+		s.recs = rs
+		for len(rs) > 0 {
+			n, _ := s.build(batch, rs, DefaultMaxRequestBytes)
+			rs = rs[n:]
+		}
 	}
 }
 
@@ -70,23 +73,7 @@ func encodedBatch(withConsts bool) *pipeline.Batch {
 // BenchmarkBuildEncoded builds pushes from records as the agent encodes them, in
 // chunks of one file each carrying the fields its records share (Chunk.Consts): the
 // labels and the pod's metadata are resolved once per chunk.
-func BenchmarkBuildEncoded(b *testing.B) {
-	batch := encodedBatch(true)
-	s, err := New("b", Options{URL: "http://127.0.0.1:1", Logger: quiet()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(int64(batch.Bytes))
-	b.ReportAllocs()
-	for b.Loop() {
-		rs := httpsink.Split(s.recs[:0], batch)
-		s.recs = rs
-		for len(rs) > 0 {
-			n, _ := s.build(batch, rs, DefaultMaxRequestBytes)
-			rs = rs[n:]
-		}
-	}
-}
+func BenchmarkBuildEncoded(b *testing.B) { benchBuild(b, encodedBatch(true), false) }
 
 // A push built with the chunks' Consts is byte for byte the push built by reading
 // every record (labels, structured metadata, both encodings, requests split small).
