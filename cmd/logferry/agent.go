@@ -131,7 +131,7 @@ func runAgent(cmd *cobra.Command, f *agentFlags) error {
 			_, err := gen.Run(ctx, gen.Options{
 				Out: dir, Format: "cri", Namespaces: 2, Pods: 3, Containers: 2,
 				Rate: 20, LineSize: 120, LongEvery: 50, LongSize: 40 << 10,
-				RotateSize: 64 << 10, MaxFiles: 5, RotateInterval: time.Second, Seed: 1,
+				RotateSize: 64 << 10, MaxFiles: 5, RotateInterval: time.Second, Seed: 1, Filler: gen.FillerText,
 			})
 			simDone <- err
 		}()
