@@ -3,6 +3,7 @@ package loki
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/logferry/logferry/internal/format"
 	"github.com/logferry/logferry/internal/pipeline"
@@ -44,7 +45,10 @@ func benchBuild(b *testing.B, batch *pipeline.Batch, json bool) {
 
 // encodedBatch is 20 pods' records as the agent encodes them, a chunk per pod,
 // each chunk carrying its prefix's Consts when withConsts.
-func encodedBatch(withConsts bool) *pipeline.Batch {
+func encodedBatch(withConsts bool) *pipeline.Batch { return encodedBatchAt(withConsts, t0) }
+
+// encodedBatchAt is encodedBatch with log times from ts on (a microsecond apart).
+func encodedBatchAt(withConsts bool, ts time.Time) *pipeline.Batch {
 	batch := &pipeline.Batch{}
 	var enc record.Encoder
 	for pod := range 20 {
@@ -60,9 +64,10 @@ func encodedBatch(withConsts bool) *pipeline.Batch {
 			c.Consts = p.Consts()
 		}
 		for i := range 50 {
-			e := format.Entry{Time: t0, Stream: format.Stream(1 + i%2), Offset: int64(i * 100),
-				Msg: fmt.Appendf(nil, "GET /api/v1/items/%d 200 1234 bytes in 3.2ms user-agent=curl/8.5", i)}
-			c.Data = enc.Append(c.Data, p, &e, t0)
+			at := ts.Add(time.Duration(pod*50+i) * time.Microsecond)
+			e := format.Entry{Time: at, Stream: format.Stream(1 + i%2), Offset: int64(i * 100),
+				Msg: fmt.Appendf(nil, "GET /api/v1/items/%d 200 1234 bytes in 3.2ms user-agent=curl/8.5 pod=%d", i, pod)}
+			c.Data = enc.Append(c.Data, p, &e, at)
 			c.Records++
 		}
 		batch.Add(c)
