@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/logferry/logferry/internal/testenv"
 )
 
 // KubeVersion is the Kubernetes release whose kube-apiserver the tests run. v1.33 is within
@@ -22,26 +24,14 @@ const KubeVersion = "v1.33.13"
 const (
 	// envAPIServer names an existing kube-apiserver binary to use instead of the cached one.
 	envAPIServer = "LOGFERRY_KUBE_APISERVER"
-	// envCache is the cache directory for built test binaries (default ~/.cache/logferry-test).
-	envCache = "LOGFERRY_TEST_CACHE"
 )
 
 // stagingVersion is the version of the k8s.io/* staging modules released with KubeVersion:
 // v1.33.13 -> v0.33.13.
 func stagingVersion() string { return "v0." + strings.TrimPrefix(KubeVersion, "v1.") }
 
-// CacheDir is where built test binaries are kept: $LOGFERRY_TEST_CACHE, else
-// $HOME/.cache/logferry-test.
-func CacheDir() (string, error) {
-	if d := os.Getenv(envCache); d != "" {
-		return d, nil
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("no cache directory: set %s or HOME: %w", envCache, err)
-	}
-	return filepath.Join(home, ".cache", "logferry-test"), nil
-}
+// CacheDir is where built test binaries are kept (testenv.CacheDir).
+func CacheDir() (string, error) { return testenv.CacheDir() }
 
 // cachedAPIServerPath is the path of the cached binary (which may not exist yet).
 func cachedAPIServerPath() (string, error) {

@@ -46,24 +46,13 @@ replace github.com/influxdata/go-syslog/v3 => github.com/leodido/go-syslog/v4 v4
 replace github.com/thanos-io/objstore => github.com/grafana/objstore v0.0.0-20250728171719-b5d3b766d1b0
 `
 
-// cachedPath is where the built binary is kept: $LOGFERRY_TEST_CACHE (default
-// ~/.cache/logferry-test)/loki-<Version>/loki.
-func cachedPath() string {
-	cache := os.Getenv("LOGFERRY_TEST_CACHE")
-	if cache == "" {
-		home, _ := os.UserHomeDir()
-		cache = filepath.Join(home, ".cache", "logferry-test")
-	}
-	return filepath.Join(cache, "loki-"+Version, "loki")
-}
-
 // Built returns the binary's path when it is available without building:
 // $LOGFERRY_LOKI, or the cached build.
 func Built() (string, bool) {
 	if p := os.Getenv("LOGFERRY_LOKI"); p != "" {
 		return p, true
 	}
-	p := cachedPath()
+	p := testenv.CachedBinary("loki", Version)
 	_, err := os.Stat(p)
 	return p, err == nil
 }
@@ -74,67 +63,11 @@ func BinaryPath(logf func(format string, args ...any)) (string, error) {
 	if p, ok := Built(); ok {
 		return p, nil
 	}
-	p := cachedPath()
+	p := testenv.CachedBinary("loki", Version)
 	if logf != nil {
 		logf("building Grafana Loki %s into %s (once; about ten minutes)", Version, p)
 	}
-	return p, build(p)
-}
-
-// build builds Loki in a throwaway module and moves it to out atomically.
-func build(out string) error {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		return err
-	}
-	dir, err := os.MkdirTemp("", "loki-build-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	run := func(args ...string) error {
-		cmd := exec.Command(goBin, args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off", "GOFLAGS=-mod=mod")
-		if outp, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("go %s: %v: %s", strings.Join(args, " "), err, outp)
-		}
-		return nil
-	}
-	if err := run("mod", "init", "local/loki"); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(filepath.Join(dir, "go.mod"), os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	_, err = f.WriteString(goModExtra)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	if err := run("get", pkg+"@"+Version); err != nil {
-		return err
-	}
-	if err := run("build", "-o", filepath.Join(dir, "loki"), pkg); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-		return err
-	}
-	tmp := out + ".tmp" + strconv.Itoa(os.Getpid())
-	if err := os.Rename(filepath.Join(dir, "loki"), tmp); err != nil {
-		data, rerr := os.ReadFile(filepath.Join(dir, "loki"))
-		if rerr != nil {
-			return rerr
-		}
-		if err := os.WriteFile(tmp, data, 0o755); err != nil {
-			return err
-		}
-	}
-	return os.Rename(tmp, out) // a concurrent test sees all of it or nothing
+	return p, testenv.BuildGoModule(p, pkg, Version, goModExtra)
 }
 
 // Binary returns the Loki binary when it is built, or skips t (fails it under
@@ -206,7 +139,7 @@ func Start(t testing.TB) *Server {
 		_ = cmd.Wait()
 	})
 	s := &Server{URL: fmt.Sprintf("http://127.0.0.1:%d", ports[0])}
-	if !poll(time.Minute, s.ready) {
+	if !testenv.Poll(time.Minute, 200*time.Millisecond, s.ready) {
 		t.Fatalf("Loki not ready within a minute:\n%s", logs.String())
 	}
 	return s
@@ -298,18 +231,7 @@ func mergeLabels(a map[string]string, b map[string]any) map[string]string {
 // WaitFor polls cond every 200ms until it is true, failing t after d.
 func WaitFor(t testing.TB, d time.Duration, cond func() bool) {
 	t.Helper()
-	if !poll(d, cond) {
+	if !testenv.Poll(d, 200*time.Millisecond, cond) {
 		t.Fatalf("condition not met within %v", d)
 	}
-}
-
-func poll(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	return true
 }

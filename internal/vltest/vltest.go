@@ -17,8 +17,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -31,69 +29,20 @@ const Version = "v1.110.0"
 
 const pkg = "github.com/VictoriaMetrics/VictoriaMetrics/app/victoria-logs"
 
-// cachedPath is where the built binary is kept: $LOGFERRY_TEST_CACHE (default
-// ~/.cache/logferry-test)/victoria-logs-<Version>/victoria-logs.
-func cachedPath() string {
-	cache := os.Getenv("LOGFERRY_TEST_CACHE")
-	if cache == "" {
-		home, _ := os.UserHomeDir()
-		cache = filepath.Join(home, ".cache", "logferry-test")
-	}
-	return filepath.Join(cache, "victoria-logs-"+Version, "victoria-logs")
-}
-
 // BinaryPath returns $LOGFERRY_VICTORIALOGS if set, else the cached binary, building
 // it first (about a minute) when it is missing. Progress goes to logf (may be nil).
 func BinaryPath(logf func(format string, args ...any)) (string, error) {
 	if p := os.Getenv("LOGFERRY_VICTORIALOGS"); p != "" {
 		return p, nil
 	}
-	p := cachedPath()
+	p := testenv.CachedBinary("victoria-logs", Version)
 	if _, err := os.Stat(p); err == nil {
 		return p, nil
 	}
 	if logf != nil {
 		logf("building VictoriaLogs %s into %s (once; about a minute)", Version, p)
 	}
-	return p, build(p)
-}
-
-// build builds VictoriaLogs in a throwaway module (go install does not work: the
-// module proxy refuses the module's version list) and moves it to out atomically.
-func build(out string) error {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		return err
-	}
-	dir, err := os.MkdirTemp("", "vl-build-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	for _, args := range [][]string{
-		{"mod", "init", "local/vl"},
-		{"get", pkg + "@" + Version},
-		{"build", "-o", filepath.Join(dir, "victoria-logs"), pkg},
-	} {
-		cmd := exec.Command(goBin, args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off", "GOFLAGS=-mod=mod")
-		if outp, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("go %s: %v: %s", strings.Join(args, " "), err, outp)
-		}
-	}
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-		return err
-	}
-	data, err := os.ReadFile(filepath.Join(dir, "victoria-logs"))
-	if err != nil {
-		return err
-	}
-	tmp := out + ".tmp" + fmt.Sprint(os.Getpid())
-	if err := os.WriteFile(tmp, data, 0o755); err != nil {
-		return err
-	}
-	return os.Rename(tmp, out) // a concurrent test sees all of it or nothing
+	return p, testenv.BuildGoModule(p, pkg, Version, "")
 }
 
 // Binary returns the VictoriaLogs binary, or skips t (fails it under CI=true) with
@@ -149,7 +98,7 @@ func Run(bin, dataDir string) (*Process, error) {
 		return nil, err
 	}
 	p := &Process{Server: Server{URL: "http://" + addr}, cmd: cmd}
-	if !poll(10*time.Second, p.healthy) {
+	if !testenv.Poll(10*time.Second, 100*time.Millisecond, p.healthy) {
 		p.Stop()
 		return nil, fmt.Errorf("VictoriaLogs at %s not healthy within 10s", addr)
 	}
@@ -213,19 +162,7 @@ func (s *Server) QueryErr(q string) ([]map[string]string, error) {
 // WaitFor polls cond every 100ms until it is true, failing t after d.
 func WaitFor(t testing.TB, d time.Duration, cond func() bool) {
 	t.Helper()
-	if !poll(d, cond) {
+	if !testenv.Poll(d, 100*time.Millisecond, cond) {
 		t.Fatalf("condition not met within %v", d)
 	}
-}
-
-// poll calls cond every 100ms until it is true (true) or d has passed (false).
-func poll(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return true
 }
