@@ -2,7 +2,6 @@ package record
 
 import (
 	"bytes"
-	"encoding/json"
 	"strings"
 )
 
@@ -71,11 +70,7 @@ func Scalar(raw []byte) ([]byte, bool) {
 		if bytes.IndexByte(s, '\\') < 0 {
 			return s, true
 		}
-		var u string
-		if json.Unmarshal(raw, &u) != nil {
-			return nil, false
-		}
-		return []byte(u), true
+		return appendUnescaped(make([]byte, 0, len(s)), s)
 	case '{', '[', 'n':
 		return nil, false
 	}

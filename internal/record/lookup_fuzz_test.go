@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/logferry/logferry/internal/format"
 )
@@ -100,6 +101,14 @@ func FuzzEventIDOf(f *testing.F) {
 	})
 }
 
+func TestScalarRefusesBadEscapes(t *testing.T) {
+	for _, raw := range []string{`"bad \x"`, `"short \u12"`, `"end \"`, "\"ctl \\n\x01\""} {
+		if v, ok := Scalar([]byte(raw)); ok {
+			t.Errorf("Scalar(%q) = %q, want not ok", raw, v)
+		}
+	}
+}
+
 func TestEventIDOf(t *testing.T) {
 	for _, tc := range []struct{ rec, want string }{
 		{`{"m":"a","event":{"id":"00ff-1a"}}` + "\n", `"00ff-1a"`},
@@ -113,4 +122,25 @@ func TestEventIDOf(t *testing.T) {
 			t.Errorf("EventIDOf(%s) = %q, want %q", tc.rec, got, tc.want)
 		}
 	}
+}
+
+// FuzzScalar checks Scalar's unescaping against encoding/json on any JSON string of
+// valid UTF-8 (records are: the encoder repairs what is not).
+func FuzzScalar(f *testing.F) {
+	for _, s := range []string{`"plain"`, `"a\"b\\c\/d\b\f\n\r\t"`, `"\u00e9\ud83d\ude00"`, `"\ud800x"`, `"\udc00\ud800\u0041"`, `"\ud83d\u0041"`, `"bad \x"`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		if len(raw) < 2 || raw[0] != '"' || skipString([]byte(raw), 0) != len(raw) || !json.Valid([]byte(raw)) || !utf8.ValidString(raw) {
+			return // Scalar is given what Lookup found in a record: one valid string
+		}
+		var want string
+		if err := json.Unmarshal([]byte(raw), &want); err != nil {
+			t.Fatal(err)
+		}
+		got, ok := Scalar([]byte(raw))
+		if !ok || string(got) != want {
+			t.Fatalf("Scalar(%q) = %q, encoding/json %q", raw, got, want)
+		}
+	})
 }

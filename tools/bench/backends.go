@@ -43,10 +43,10 @@ func newBackend(name, dir string) (backend, error) {
 			codec = c
 		}
 		return startKafka(codec)
-	case "elasticsearch":
-		return startVictoriaLogs(filepath.Join(dir, "out-"+name))
+	case "elasticsearch", "loki":
+		return startVictoriaLogs(filepath.Join(dir, "out-"+name), name)
 	}
-	return nil, fmt.Errorf("unknown sink %q (file, file-nosync, discard, kafka, kafka-lz4, kafka-snappy, kafka-gzip, kafka-none, elasticsearch)", name)
+	return nil, fmt.Errorf("unknown sink %q (file, file-nosync, discard, kafka, kafka-lz4, kafka-snappy, kafka-gzip, kafka-none, elasticsearch, loki)", name)
 }
 
 // local is a sink of the agent's own (file, discard): nothing runs beside it.
@@ -124,9 +124,10 @@ func (k *kafkaBackend) close() { k.c.Close() }
 type vlBackend struct {
 	p    *vltest.Process
 	dead string // the sink's dead-letter file
+	kind string // elasticsearch or loki: the API the sink uses
 }
 
-func startVictoriaLogs(dir string) (*vlBackend, error) {
+func startVictoriaLogs(dir, kind string) (*vlBackend, error) {
 	bin, err := vltest.BinaryPath(func(f string, a ...any) { fmt.Printf("  ("+f+")\n", a...) })
 	if err != nil {
 		return nil, err
@@ -135,10 +136,14 @@ func startVictoriaLogs(dir string) (*vlBackend, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &vlBackend{p: p, dead: filepath.Join(dir, "dead-letter.jsonl")}, nil
+	return &vlBackend{p: p, dead: filepath.Join(dir, "dead-letter.jsonl"), kind: kind}, nil
 }
 
 func (v *vlBackend) sinkYAML() string {
+	if v.kind == "loki" {
+		// Sink defaults: protobuf and snappy, labels namespace, workload, container.
+		return "    type: loki\n    loki:\n      url: " + v.p.LokiPushURL() + "\n      dead_letter_path: " + v.dead + "\n"
+	}
 	return "    type: elasticsearch\n    elasticsearch:\n      urls: [" + v.p.ElasticsearchURL() + "]\n" +
 		"      index: logs\n" +
 		"      parameters: {_msg_field: message, _time_field: \"@timestamp\", _stream_fields: \"kubernetes.namespace,kubernetes.pod.name\"}\n" +
@@ -157,7 +162,11 @@ func (v *vlBackend) verify(want int64) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	ingested := int64(m.sum("vl_rows_ingested_total", `type="elasticsearch_bulk"`))
+	typ := "elasticsearch_bulk"
+	if v.kind == "loki" {
+		typ = "loki_protobuf"
+	}
+	ingested := int64(m.sum("vl_rows_ingested_total", `type="`+typ+`"`))
 	var counted int64
 	for deadline := time.Now().Add(30 * time.Second); counted != want && time.Now().Before(deadline); time.Sleep(time.Second) {
 		rows, err := v.p.QueryErr("* | stats count() as n")
@@ -168,7 +177,7 @@ func (v *vlBackend) verify(want int64) (string, error) {
 			fmt.Sscan(rows[0]["n"], &counted)
 		}
 	}
-	got := fmt.Sprintf("VictoriaLogs ingested %d rows (vl_rows_ingested_total{type=\"elasticsearch_bulk\"}), LogsQL counts %d, of %d", ingested, counted, want)
+	got := fmt.Sprintf("VictoriaLogs ingested %d rows (vl_rows_ingested_total{type=%q}), LogsQL counts %d, of %d", ingested, typ, counted, want)
 	if ingested != want || counted != want {
 		return got, fmt.Errorf("%s (dead letters, if any, in %s)", got, v.dead)
 	}

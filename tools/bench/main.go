@@ -56,7 +56,7 @@ func parseFlags() flags {
 	flag.IntVar(&f.size, "line-size", 200, "average message bytes")
 	flag.StringVar(&f.filler, "filler", gen.FillerRandom, "message filler: random (nearly incompressible: the worst case for the sinks' compression) or text (log-like, compresses like real logs)")
 	flag.StringVar(&f.sinks, "sinks", "file,file-nosync,discard", "comma-separated sinks to measure: file (fsync per batch, the default), file-nosync, discard, "+
-		"kafka (an in-process kfake cluster, zstd; kafka-lz4, kafka-snappy, kafka-gzip, kafka-none: other compressions), elasticsearch (a VictoriaLogs process, its bulk API)")
+		"kafka (an in-process kfake cluster, zstd; kafka-lz4, kafka-snappy, kafka-gzip, kafka-none: other compressions), elasticsearch (a VictoriaLogs process, its bulk API), loki (the same, its Loki push API)")
 	flag.IntVar(&f.runs, "runs", 1, "measure each sink this many times")
 	flag.StringVar(&f.checkpoint, "checkpoint-interval", "50ms", "the agent's checkpoint.interval: the bench sees the end of a run in the checkpoint file, so this bounds the wall time's resolution; "+
 		"the agent's default, 1s, costs it less CPU (a checkpoint write is ~0.4 ms) but adds up to a second to the wall time")
