@@ -104,6 +104,7 @@ type Manager struct {
 
 	liveOpts atomic.Pointer[Live]
 	beat     atomic.Int64 // unix ns of the poller's last round; see Heartbeat
+	epoch    time.Time    // monotonic base of group.lastTurn
 
 	mu        sync.Mutex
 	groups    map[string]*group
@@ -132,6 +133,10 @@ type group struct {
 	undone      atomic.Int32 // files not yet read to their end
 	hasData     atomic.Bool  // some file has data
 	again       atomic.Bool
+	// lastTurn is when the group's last read turn ended (ns since Manager.epoch, 0
+	// before the first); wakePending is set while a wake-up waits for writeSettle.
+	lastTurn    atomic.Int64
+	wakePending atomic.Bool
 	// inTurn is set while a worker has the group, from before its read until the chunks
 	// read are handed to the sinks (which happens after g.mu is released).
 	inTurn atomic.Bool
@@ -183,6 +188,7 @@ func New(o Options) *Manager {
 		groups:    map[string]*group{},
 		instances: map[string][]*group{},
 		scanned:   make(chan struct{}),
+		epoch:     time.Now(),
 	}
 	m.SetLive(Live{PartialFlushTimeout: o.PartialFlushTimeout, DeletedBudget: o.DeletedBudget, Exclude: o.Exclude})
 	return m
@@ -248,13 +254,17 @@ func (m *Manager) worker(ctx context.Context) {
 		}
 		g.inTurn.Store(true)
 		busy := w.turn(ctx, g)
+		g.lastTurn.Store(int64(time.Since(m.epoch)))
 		g.inTurn.Store(false)
 		g.queued.Store(false)
 		if ctx.Err() != nil {
 			return
 		}
-		if g.again.Swap(false) || busy {
+		switch {
+		case busy: // more than a quantum waits: read on at once
 			m.queue.push(g)
+		case g.again.Swap(false): // written during the turn
+			m.wake(g)
 		}
 	}
 }
@@ -400,7 +410,33 @@ func (m *Manager) Written(key string) {
 	g := m.groups[key]
 	m.mu.Unlock()
 	if g != nil {
+		m.wake(g)
+	}
+}
+
+// writeSettle is how long after a group's last read turn a write wakes it again. A
+// file written line by line gets a notification per write: reading at each one
+// turned a node writing 20 MB/s (83,000 lines/s over 100 files) into tens of
+// thousands of read turns a second of a few lines each, every one a pread, an fstat
+// and a chunk (51 MB per CPU-second against 660 for the same bytes read in bulk).
+// Waiting this long after a turn lets lines accumulate; a group idle for longer is
+// read at once, so a quiet container's line still arrives within milliseconds.
+const writeSettle = 25 * time.Millisecond
+
+// wake queues g after a write: at once when its last turn ended writeSettle ago or
+// more, else (at most one pending wake-up per group) when that much has passed.
+func (m *Manager) wake(g *group) {
+	last := g.lastTurn.Load()
+	wait := time.Duration(last) + writeSettle - time.Since(m.epoch)
+	if last == 0 || wait <= 0 {
 		m.queue.push(g)
+		return
+	}
+	if g.wakePending.CompareAndSwap(false, true) {
+		time.AfterFunc(wait, func() {
+			g.wakePending.Store(false)
+			m.queue.push(g)
+		})
 	}
 }
 
