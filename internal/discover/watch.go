@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -51,6 +52,10 @@ type Watcher struct {
 	// The current window of write events (Run's goroutine only), see pauseIfHot.
 	winStart  time.Time
 	winWrites int
+
+	// afterWatch, when set (tests), runs after a pod directory is watched and before
+	// it is listed.
+	afterWatch func(dir string)
 }
 
 // Write events come one per write(2) of a container runtime: tens of thousands a
@@ -235,6 +240,13 @@ func (w *Watcher) readRoot(root string, kind watchKind) ([]string, bool) {
 // directories, and reports each group as changed. It returns the groups found.
 func (w *Watcher) scanPodDir(name string) []Group {
 	podDir := w.o.PodsDir + "/" + name
+	// Watched before it is listed: a container directory created in between is then
+	// listed or announced by an event. Listed first, one created between the listing
+	// and the watch waited for the next full rescan (up to rescan_interval).
+	w.watch(podDir, kindPodDir)
+	if w.afterWatch != nil {
+		w.afterWatch(podDir)
+	}
 	ents, err := os.ReadDir(podDir)
 	if err != nil {
 		if !os.IsNotExist(err) {
@@ -243,7 +255,6 @@ func (w *Watcher) scanPodDir(name string) []Group {
 		w.unwatch(podDir)
 		return nil
 	}
-	w.watch(podDir, kindPodDir)
 	des := make([]dirEntry, 0, len(ents))
 	for _, e := range ents {
 		des = append(des, dirEntry{name: e.Name(), dir: e.IsDir()})
@@ -301,7 +312,9 @@ func (w *Watcher) watch(dir string, kind watchKind) {
 		return
 	}
 	if err := w.fw.Add(dir); err != nil {
-		w.o.OnError("watch_failed", fmt.Errorf("watch %s: %w", dir, err))
+		if !errors.Is(err, fs.ErrNotExist) { // gone already: its removal is handled
+			w.o.OnError("watch_failed", fmt.Errorf("watch %s: %w", dir, err))
+		}
 		w.mu.Lock()
 		delete(w.watched, dir)
 		w.mu.Unlock()

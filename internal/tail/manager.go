@@ -133,8 +133,9 @@ type group struct {
 	undone      atomic.Int32 // files not yet read to their end
 	hasData     atomic.Bool  // some file has data
 	again       atomic.Bool
-	// lastTurn is when the group's last read turn ended (ns since Manager.epoch, 0
-	// before the first); wakePending is set while a wake-up waits for writeSettle.
+	// lastTurn is when the group's last read turn that read data ended (ns since
+	// Manager.epoch, 0 before the first); wakePending is set while a wake-up waits
+	// for writeSettle.
 	lastTurn    atomic.Int64
 	wakePending atomic.Bool
 	// inTurn is set while a worker has the group, from before its read until the chunks
@@ -253,8 +254,13 @@ func (m *Manager) worker(ctx context.Context) {
 			return
 		}
 		g.inTurn.Store(true)
+		read := g.st.bytesRead.Load()
 		busy := w.turn(ctx, g)
-		g.lastTurn.Store(int64(time.Since(m.epoch)))
+		if g.st.bytesRead.Load() != read {
+			// Only a turn that read holds the next write back (writeSettle): the
+			// first line of a new or quiet file is read at once.
+			g.lastTurn.Store(int64(time.Since(m.epoch)))
+		}
 		g.inTurn.Store(false)
 		g.queued.Store(false)
 		if ctx.Err() != nil {
