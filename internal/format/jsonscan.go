@@ -328,3 +328,21 @@ func sortAttrs(attrs []Attr) []Attr {
 	}
 	return slices.Clip(out)
 }
+
+// AppendJSONString appends the text of the quoted JSON string raw (quotes included) to
+// dst, decoded as encoding/json decodes it for valid UTF-8 input (record fields are).
+// ok is false when raw is not one whole, valid JSON string.
+func AppendJSONString(dst, raw []byte) (_ []byte, ok bool) {
+	if len(raw) < 2 || raw[0] != '"' {
+		return dst, false
+	}
+	end, esc, ok := scanString(raw, 1)
+	if !ok || end != len(raw)-1 {
+		return dst, false
+	}
+	body := raw[1:end]
+	if esc < 0 {
+		return append(dst, body...), true
+	}
+	return appendUnescaped(dst, body), true
+}

@@ -5,7 +5,6 @@ package record
 
 import (
 	"encoding/binary"
-	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -107,94 +106,4 @@ func plain8(x uint64) bool {
 	q := (quote - lsb) & ^quote
 	s := (bslash - lsb) & ^bslash
 	return (x|ctl|q|s)&msb == 0
-}
-
-// appendUnescaped appends the text of the JSON string body s (between its quotes) to
-// dst, as encoding/json decodes it: the escapes \" \\ \/ \b \f \n \r \t and \uXXXX
-// (a surrogate pair as one rune, a lone surrogate as U+FFFD), and invalid UTF-8
-// replaced by U+FFFD. ok is false for an invalid escape or a control character.
-func appendUnescaped(dst, s []byte) (_ []byte, ok bool) {
-	for i := 0; i < len(s); {
-		c := s[i]
-		switch {
-		case c == '\\':
-			if i+1 >= len(s) {
-				return dst, false
-			}
-			switch e := s[i+1]; e {
-			case '"', '\\', '/':
-				dst = append(dst, e)
-			case 'b':
-				dst = append(dst, '\b')
-			case 'f':
-				dst = append(dst, '\f')
-			case 'n':
-				dst = append(dst, '\n')
-			case 'r':
-				dst = append(dst, '\r')
-			case 't':
-				dst = append(dst, '\t')
-			case 'u':
-				r, ok := hex4(s, i+2)
-				if !ok {
-					return dst, false
-				}
-				i += 6
-				if utf16.IsSurrogate(r) {
-					if r2, ok := hex4(s, i+2); ok && i+1 < len(s) && s[i] == '\\' && s[i+1] == 'u' {
-						if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
-							dst = utf8.AppendRune(dst, d)
-							i += 6
-							continue
-						}
-					}
-					r = utf8.RuneError
-				}
-				dst = utf8.AppendRune(dst, r)
-				continue
-			default:
-				return dst, false
-			}
-			i += 2
-		case c < 0x20 || c == '"':
-			return dst, false
-		case c < utf8.RuneSelf:
-			j := i + 1
-			for j < len(s) && s[j] >= 0x20 && s[j] < utf8.RuneSelf && s[j] != '\\' && s[j] != '"' {
-				j++
-			}
-			dst = append(dst, s[i:j]...)
-			i = j
-		default:
-			r, size := utf8.DecodeRune(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				dst = utf8.AppendRune(dst, utf8.RuneError)
-			} else {
-				dst = append(dst, s[i:i+size]...)
-			}
-			i += size
-		}
-	}
-	return dst, true
-}
-
-// hex4 reads the four hex digits at s[i:].
-func hex4(s []byte, i int) (rune, bool) {
-	if i+4 > len(s) {
-		return 0, false
-	}
-	var r rune
-	for _, c := range s[i : i+4] {
-		switch {
-		case c >= '0' && c <= '9':
-			r = r<<4 | rune(c-'0')
-		case c >= 'a' && c <= 'f':
-			r = r<<4 | rune(c-'a'+10)
-		case c >= 'A' && c <= 'F':
-			r = r<<4 | rune(c-'A'+10)
-		default:
-			return 0, false
-		}
-	}
-	return r, true
 }

@@ -3,6 +3,8 @@ package record
 import (
 	"bytes"
 	"strings"
+
+	"github.com/logferry/logferry/internal/format"
 )
 
 // Reading fields of encoded records, for sinks that route or key by them (a topic or an
@@ -70,7 +72,7 @@ func Scalar(raw []byte) ([]byte, bool) {
 		if bytes.IndexByte(s, '\\') < 0 {
 			return s, true
 		}
-		return appendUnescaped(make([]byte, 0, len(s)), s)
+		return format.AppendJSONString(make([]byte, 0, len(s)), raw)
 	case '{', '[', 'n':
 		return nil, false
 	}
