@@ -5,15 +5,12 @@ package elastic
 // decides.
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -161,28 +158,16 @@ func (b *esBackend) Contents() (sinktest.Contents, error) {
 	b.es.mu.Lock()
 	c := sinktest.Contents{Delivered: append([][]byte(nil), b.docs...)}
 	b.es.mu.Unlock()
-	f, err := os.Open(b.dead)
-	if errors.Is(err, os.ErrNotExist) {
-		return c, nil
-	}
-	if err != nil {
-		return c, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 64<<20)
-	for sc.Scan() {
+	dead, err := sinktest.ReadDeadLetters(b.dead, func(line []byte) ([]byte, error) {
 		var d deadLine
-		if err := json.Unmarshal(sc.Bytes(), &d); err != nil {
-			return c, fmt.Errorf("dead-letter line %.100q: %w", sc.Text(), err)
-		}
-		if len(d.Record) == 0 {
-			return c, fmt.Errorf("dead-letter line without the record: %.200q", sc.Text())
+		if err := json.Unmarshal(line, &d); err != nil {
+			return nil, fmt.Errorf("dead-letter line %.100q: %w", line, err)
 		}
 		if d.Status != http.StatusBadRequest {
-			return c, fmt.Errorf("dead-letter line with status %d, the backend rejected with 400 only", d.Status)
+			return nil, fmt.Errorf("dead-letter line with status %d, the backend rejected with 400 only", d.Status)
 		}
-		c.DeadLettered = append(c.DeadLettered, bytes.Clone(d.Record))
-	}
-	return c, sc.Err()
+		return d.Record, nil
+	})
+	c.DeadLettered = dead
+	return c, err
 }

@@ -4,14 +4,10 @@ package loki
 // endpoint of fake_test.go, in both body formats.
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -200,30 +196,18 @@ func (b *lokiBackend) Contents() (sinktest.Contents, error) {
 	if len(problems) > 0 {
 		return c, fmt.Errorf("%d entries taken do not match their line:\n\t%s", len(problems), strings.Join(problems[:min(len(problems), 5)], "\n\t"))
 	}
-	f, err := os.Open(b.dead)
-	if errors.Is(err, os.ErrNotExist) {
-		return c, nil
-	}
-	if err != nil {
-		return c, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 64<<20)
-	for sc.Scan() {
+	dead, err := sinktest.ReadDeadLetters(b.dead, func(line []byte) ([]byte, error) {
 		var d deadLine
-		if err := json.Unmarshal(sc.Bytes(), &d); err != nil {
-			return c, fmt.Errorf("dead-letter line %.100q: %w", sc.Text(), err)
-		}
-		if len(d.Record) == 0 {
-			return c, fmt.Errorf("dead-letter line without the record: %.200q", sc.Text())
+		if err := json.Unmarshal(line, &d); err != nil {
+			return nil, fmt.Errorf("dead-letter line %.100q: %w", line, err)
 		}
 		if d.Status != http.StatusBadRequest || d.Sink != "lk" || d.Labels != `{namespace="contract"}` ||
 			!strings.Contains(d.Error, "total ignored: ") {
-			return c, fmt.Errorf("dead-letter line with status %d (Loki refused with 400 only), sink %q, labels %s, error %.200q",
+			return nil, fmt.Errorf("dead-letter line with status %d (Loki refused with 400 only), sink %q, labels %s, error %.200q",
 				d.Status, d.Sink, d.Labels, d.Error)
 		}
-		c.DeadLettered = append(c.DeadLettered, bytes.Clone(d.Record))
-	}
-	return c, sc.Err()
+		return d.Record, nil
+	})
+	c.DeadLettered = dead
+	return c, err
 }

@@ -73,12 +73,15 @@
 package sinktest
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -750,3 +753,31 @@ func (w *world) verify(start time.Time, st sink.Stats) {
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// ReadDeadLetters reads the dead-letter file at path, one JSON line per record (none
+// when the file does not exist): record checks each line and returns the record it
+// carries. It returns copies of the records.
+func ReadDeadLetters(path string, record func(line []byte) ([]byte, error)) ([][]byte, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out [][]byte
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 64<<20)
+	for sc.Scan() {
+		r, err := record(sc.Bytes())
+		if err != nil {
+			return out, err
+		}
+		if len(r) == 0 {
+			return out, fmt.Errorf("dead-letter line without the record: %.200q", sc.Text())
+		}
+		out = append(out, bytes.Clone(r))
+	}
+	return out, sc.Err()
+}
