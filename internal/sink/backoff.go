@@ -15,21 +15,24 @@ type Backoff struct {
 	Factor  float64       // default 2; values below 1 are treated as the default
 }
 
-// DefaultBackoff is the policy used when RunnerOptions.Backoff is zero.
-var DefaultBackoff = Backoff{Initial: 100 * time.Millisecond, Max: 30 * time.Second, Factor: 2}
+// DefaultBackoff returns the policy used when RunnerOptions.Backoff is zero.
+func DefaultBackoff() Backoff {
+	return Backoff{Initial: 100 * time.Millisecond, Max: 30 * time.Second, Factor: 2}
+}
 
 func (b Backoff) withDefaults() Backoff {
+	d := DefaultBackoff()
 	if b.Initial <= 0 {
-		b.Initial = DefaultBackoff.Initial
+		b.Initial = d.Initial
 	}
 	if b.Max <= 0 {
-		b.Max = DefaultBackoff.Max
+		b.Max = d.Max
 	}
 	if b.Max < b.Initial {
 		b.Max = b.Initial
 	}
 	if !(b.Factor >= 1) { // also catches NaN
-		b.Factor = DefaultBackoff.Factor
+		b.Factor = d.Factor
 	}
 	return b
 }

@@ -317,7 +317,7 @@ func TestRunnerRetriesThenSucceeds(t *testing.T) {
 			if len(delays) != tt.failures {
 				t.Errorf("%d backoff waits, want %d", len(delays), tt.failures)
 			}
-			b := DefaultBackoff
+			b := DefaultBackoff()
 			for i, d := range delays {
 				if d < 0 || d >= b.Cap(i) && b.Cap(i) > 0 {
 					t.Errorf("wait %d = %v, want in [0, %v)", i, d, b.Cap(i))

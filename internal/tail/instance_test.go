@@ -238,8 +238,12 @@ func TestDockerInstanceCreatedDuringDiscovery(t *testing.T) {
 	old.writeConfig(t, root)
 	old.writeLines(t, root, "old", 0, 300)
 
+	c := &collector{}
+	// One worker and a small quantum: the groups take turns, so a newer instance that
+	// is not held back interleaves with the older one.
+	m := newTestManager(t, 1, 2048, c.send)
 	var once sync.Once
-	testHookBeforeList = func(dir string) {
+	m.beforeList = func(dir string) {
 		if dir == cur.dir(root) {
 			// The runtime finishes creating the container right before the listing.
 			once.Do(func() {
@@ -248,12 +252,6 @@ func TestDockerInstanceCreatedDuringDiscovery(t *testing.T) {
 			})
 		}
 	}
-	t.Cleanup(func() { testHookBeforeList = nil })
-
-	c := &collector{}
-	// One worker and a small quantum: the groups take turns, so a newer instance that
-	// is not held back interleaves with the older one.
-	m := newTestManager(t, 1, 2048, c.send)
 	oldG, curG := old.group(root, true), cur.group(root, false) // no config.v2.json when scanned
 	m.Changed(oldG)
 	m.Changed(curG)

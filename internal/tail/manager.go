@@ -109,6 +109,11 @@ type Manager struct {
 	mu        sync.Mutex
 	groups    map[string]*group
 	instances map[string][]*group // docker instances of one container, see instance.go
+
+	// beforeList, when set (tests only, before the first group arrives), runs just
+	// before reconcile lists a group directory: it lets a test change the directory
+	// at the worst moment.
+	beforeList func(dir string)
 }
 
 // group is one container's files, oldest first.

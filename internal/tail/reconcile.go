@@ -22,8 +22,8 @@ import (
 // until read and acknowledged. Called with g.mu held; takes m.mu when docker metadata
 // is found.
 func (m *Manager) reconcile(g *group) {
-	if testHookBeforeList != nil {
-		testHookBeforeList(g.g.Dir)
+	if m.beforeList != nil {
+		m.beforeList(g.g.Dir)
 	}
 	ents, listed, err := stableList(g.g.Dir)
 	if err != nil {
@@ -141,10 +141,6 @@ func (m *Manager) reconcile(g *group) {
 		return a.name.Less(b.name)
 	})
 }
-
-// testHookBeforeList, when set (tests only), runs just before reconcile lists a group
-// directory: it lets a test change the directory at the worst moment.
-var testHookBeforeList func(dir string)
 
 // stableList lists dir until two listings agree on every name's inode, and returns the
 // entries and the inodes they had. A rotation
