@@ -74,7 +74,11 @@ func (a *Agent) runnerOptions(c config.Sink) sink.RunnerOptions {
 		MaxWait:          c.Batch.MaxWait,
 		Backoff:          sink.Backoff{Initial: c.Retry.InitialBackoff, Max: c.Retry.MaxBackoff},
 		MaxRetryDuration: c.Retry.MaxDuration,
+		ProbeInterval:    c.Retry.ProbeInterval,
 		Logger:           a.log, // the runner adds "sink"
+	}
+	if o.ProbeInterval == 0 {
+		o.ProbeInterval = -1 // configured off (the runner's zero is its default)
 	}
 	if a.metrics != nil {
 		o.Observe = a.metrics.SinkObserver(c.Name, c.Type)

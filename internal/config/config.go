@@ -293,6 +293,11 @@ type Retry struct {
 	// long: its records are dropped and counted (logferry_sink_dropped_records_total).
 	// Default 0: never give up (the log files are the buffer). At least 0.
 	MaxDuration time.Duration
+	// ProbeInterval (probe_interval): while a batch waits to be retried after the
+	// destination could not be connected to at all, a bare TCP connection to it is
+	// tried this often, and the batch is retried as soon as one succeeds (see
+	// sink.RunnerOptions.ProbeInterval). Default 1s; 0 disables it; at least 0.
+	ProbeInterval time.Duration
 }
 
 func (r *Retry) fields() []field {
@@ -300,6 +305,7 @@ func (r *Retry) fields() []field {
 		{"initial_backoff", duration(&r.InitialBackoff)},
 		{"max_backoff", duration(&r.MaxBackoff)},
 		{"max_duration", duration(&r.MaxDuration)},
+		{"probe_interval", duration(&r.ProbeInterval)},
 	}
 }
 
@@ -453,7 +459,7 @@ func defaultSink() Sink {
 		MaxSize:  100 * MiB,
 		MaxFiles: 5,
 		Batch:    Batch{MaxBytes: 4 * MiB, MaxWait: 200 * time.Millisecond},
-		Retry:    Retry{InitialBackoff: 100 * time.Millisecond, MaxBackoff: 30 * time.Second},
+		Retry:    Retry{InitialBackoff: 100 * time.Millisecond, MaxBackoff: 30 * time.Second, ProbeInterval: time.Second},
 		Kafka:    DefaultKafkaSink(),
 		Loki:     DefaultLokiSink(),
 	}

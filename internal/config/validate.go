@@ -206,6 +206,7 @@ func (c *Config) validateSinks(r *rules) {
 		r.positive(key+"retry.initial_backoff", s.Retry.InitialBackoff)
 		r.durationAtLeast(key+"retry.max_backoff", s.Retry.MaxBackoff, s.Retry.InitialBackoff)
 		r.durationAtLeast(key+"retry.max_duration", s.Retry.MaxDuration, 0)
+		r.durationAtLeast(key+"retry.probe_interval", s.Retry.ProbeInterval, 0)
 	}
 }
 

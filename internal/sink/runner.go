@@ -15,6 +15,8 @@ const (
 	DefaultMaxBytes = 4 << 20
 	DefaultMaxWait  = 200 * time.Millisecond
 	DefaultLogEvery = 10 * time.Second
+	// DefaultProbeInterval is RunnerOptions.ProbeInterval's default.
+	DefaultProbeInterval = time.Second
 )
 
 // RunnerOptions configures a Runner. Zero fields take their defaults.
@@ -28,6 +30,15 @@ type RunnerOptions struct {
 	MaxWait time.Duration
 	// Backoff is the retry policy (default DefaultBackoff).
 	Backoff Backoff
+	// ProbeInterval: while a batch waits out its backoff after a failure in which
+	// the destination could not be connected to at all (a failed dial: connection
+	// refused, no route, DNS), the runner tries a bare TCP connection to the address
+	// that failed this often, and retries the batch as soon as one succeeds. A
+	// destination back from an outage is then used within about this long instead
+	// of after up to Backoff.Max; failures with an answer (429, 5xx, a Kafka error
+	// code) wait out their backoff as before. Default DefaultProbeInterval; negative
+	// disables probing.
+	ProbeInterval time.Duration
 	// MaxRetryDuration, if positive, gives a batch up once it has kept failing for
 	// this long: its records are counted as dropped (Stats.Dropped) and logged at
 	// error level, and the batch is acknowledged so the files move on. Zero (the
@@ -93,6 +104,7 @@ type Runner struct {
 	maxBytes int
 	maxWait  time.Duration
 	backoff  Backoff
+	probe    time.Duration
 	maxRetry time.Duration
 	log      *slog.Logger
 	logEvery time.Duration
@@ -119,6 +131,7 @@ func NewRunner(s Sink, in <-chan *pipeline.Chunk, o RunnerOptions) *Runner {
 		maxBytes: o.MaxBytes,
 		maxWait:  o.MaxWait,
 		backoff:  o.Backoff.withDefaults(),
+		probe:    o.ProbeInterval,
 		maxRetry: o.MaxRetryDuration,
 		log:      o.Logger,
 		logEvery: o.LogEvery,
@@ -151,6 +164,9 @@ func (r *Runner) applyDefaults() {
 	}
 	if r.after == nil {
 		r.after = time.After
+	}
+	if r.probe == 0 {
+		r.probe = DefaultProbeInterval
 	}
 }
 
@@ -190,7 +206,7 @@ func (r *Runner) takeSwap() {
 	old := r.sink
 	o := rep.o
 	r.sink, r.maxBytes, r.maxWait, r.backoff = rep.sink, o.MaxBytes, o.MaxWait, o.Backoff.withDefaults()
-	r.maxRetry = o.MaxRetryDuration
+	r.maxRetry, r.probe = o.MaxRetryDuration, o.ProbeInterval
 	if o.Logger != nil {
 		r.log = o.Logger.With("sink", rep.sink.Name())
 	}
@@ -312,14 +328,40 @@ func (r *Runner) flush(ctx context.Context, b *pipeline.Batch) error {
 			r.giveUp(err, b)
 			return nil
 		}
-		select {
-		case <-r.after(r.backoff.Delay(attempt)):
-		case <-r.swapped:
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := r.wait(ctx, r.backoff.Delay(attempt), err); err != nil {
+			return err
 		}
 	}
 }
+
+// wait waits out a retry delay d after the failure failure. It returns early when
+// the sink is swapped or, if failure was a failed dial, when a probe connects to the
+// address it failed on (see RunnerOptions.ProbeInterval); it returns ctx's error only.
+func (r *Runner) wait(ctx context.Context, d time.Duration, failure error) error {
+	delay := r.after(d)
+	addr := dialAddr(failure)
+	var tick <-chan time.Time
+	if addr != "" && r.probe > 0 && d > r.probe {
+		tick = r.after(r.probe)
+	}
+	for {
+		select {
+		case <-delay:
+			return nil
+		case <-r.swapped:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick:
+			if probe(ctx, addr, r.probe) {
+				r.log.Info("sink destination accepts connections again; retrying now", "addr", addr)
+				return nil
+			}
+			tick = r.after(r.probe)
+		}
+	}
+}
+
 
 func (r *Runner) succeeded(b *pipeline.Batch) {
 	chunks, records, bytes := len(b.Chunks), b.Records, b.Bytes
