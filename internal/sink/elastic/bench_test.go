@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/logferry/logferry/internal/pipeline"
+	"github.com/logferry/logferry/internal/sink/httpsink"
 )
 
 // BenchmarkConsume sends 4MiB batches of agent-like records (about 450 bytes) to a
@@ -24,7 +25,7 @@ func BenchmarkConsume(b *testing.B) {
 			}))
 			defer srv.Close()
 			s, err := New("es", Options{URLs: []string{srv.URL}, Index: "logs-{kubernetes.namespace}-%Y.%m.%d",
-				NoGzip: !gz, DeadLetter: &failingDead{}, Logger: slog.New(slog.DiscardHandler)})
+				NoGzip: !gz, Options: httpsink.Options{DeadLetter: &failingDead{}, Logger: slog.New(slog.DiscardHandler)}})
 			if err != nil {
 				b.Fatal(err)
 			}

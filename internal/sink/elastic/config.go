@@ -16,17 +16,6 @@ import (
 //
 // It returns a sink.Sink (a *Sink), nil on error.
 func FromConfig(name string, c config.ElasticsearchSink, log *slog.Logger) (sink.Sink, error) {
-	o := Options{
-		URLs:            c.URLs,
-		Index:           c.Index,
-		Routes:          c.Routes,
-		DataStream:      c.DataStream != nil && *c.DataStream,
-		NoGzip:          c.Compression == "none",
-		Parameters:      c.Parameters,
-		Timeout:         c.Timeout,
-		MaxRequestBytes: int(c.MaxRequestBytes),
-		Logger:          log,
-	}
 	var apiKey httpsink.Authorization
 	if c.APIKey != "" || c.APIKeyFile != "" {
 		var err error
@@ -34,17 +23,25 @@ func FromConfig(name string, c config.ElasticsearchSink, log *slog.Logger) (sink
 			return nil, fmt.Errorf("elasticsearch: %w", err)
 		}
 	}
-	st, err := httpsink.FromConfig(name, c.HTTPClient, c.DeadLetter, log)
+	ho, err := httpsink.FromConfig(name, c.HTTPClient, c.DeadLetter, log)
 	if err != nil {
 		return nil, fmt.Errorf("elasticsearch: %w", err)
 	}
-	o.Authorization, o.TLS, o.DeadLetter = st.Authorization, st.TLS, st.DeadLetter
 	if apiKey != nil {
-		o.Authorization = apiKey
+		ho.Authorization = apiKey
 	}
-	s, err := New(name, o)
+	ho.MaxRequestBytes = int(c.MaxRequestBytes)
+	s, err := New(name, Options{
+		URLs:       c.URLs,
+		Index:      c.Index,
+		Routes:     c.Routes,
+		DataStream: c.DataStream != nil && *c.DataStream,
+		NoGzip:     c.Compression == "none",
+		Parameters: c.Parameters,
+		Options:    ho,
+	})
 	if err != nil {
-		_ = o.DeadLetter.Close(context.Background())
+		_ = ho.DeadLetter.Close(context.Background())
 		return nil, err
 	}
 	return s, nil

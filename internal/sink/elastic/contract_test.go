@@ -112,9 +112,11 @@ func (b *esBackend) NewSink(t *testing.T) sink.Sink {
 		URLs:       []string{b.es.srv.URL},
 		Index:      "logs-{kubernetes.namespace}-%Y.%m.%d",
 		DataStream: b.stream,
-		DeadLetter: dl,
-		Logger:     log,
-		Now:        func() time.Time { return time.Date(2026, 11, 22, 16, 0, 0, 0, time.UTC) },
+		Options: httpsink.Options{
+			DeadLetter: dl,
+			Logger:     log,
+			Now:        func() time.Time { return time.Date(2026, 11, 22, 16, 0, 0, 0, time.UTC) },
+		},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -224,7 +224,7 @@ func TestDeadLetterVerbatim(t *testing.T) {
 func TestDeadLetterFailure(t *testing.T) {
 	e := newEnv(t, "os2", nil)
 	fd := &failingDead{fails: 1}
-	e.sink.dead = fd
+	e.sink.client.Dead = fd
 	e.es.item = func(id string, _ int) int { return map[bool]int{true: 400, false: 0}[id == "b"] }
 	b := batch([]string{"a", "b", "c"})
 	if err := e.sink.Consume(t.Context(), b); err == nil || !strings.Contains(err.Error(), "disk full") {

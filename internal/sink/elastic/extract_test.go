@@ -45,7 +45,7 @@ func TestIndexTemplate(t *testing.T) {
 }
 
 func BenchmarkAppendItem(b *testing.B) {
-	s, err := New("es", Options{URLs: []string{"http://127.0.0.1:1"}, Index: "logs-{kubernetes.namespace}-%Y.%m.%d", DeadLetter: &failingDead{}})
+	s, err := New("es", Options{URLs: []string{"http://127.0.0.1:1"}, Index: "logs-{kubernetes.namespace}-%Y.%m.%d", Options: httpsink.Options{DeadLetter: &failingDead{}}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -61,8 +61,8 @@ func BenchmarkAppendItem(b *testing.B) {
 
 func TestIndexRoutes(t *testing.T) {
 	now := func() time.Time { return time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC) }
-	s, err := New("es", Options{URLs: []string{"http://127.0.0.1:1"}, Index: "logs-%Y", DeadLetter: &failingDead{},
-		Routes: map[string]string{"audit": "audit-{kubernetes.namespace}"}, Now: now})
+	s, err := New("es", Options{URLs: []string{"http://127.0.0.1:1"}, Index: "logs-%Y",
+		Routes: map[string]string{"audit": "audit-{kubernetes.namespace}"}, Options: httpsink.Options{DeadLetter: &failingDead{}, Now: now}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestIndexRoutes(t *testing.T) {
 			t.Errorf("%s as Consts: index %q (decided %v), want %q", tc.rec, got, ci.decided, tc.want)
 		}
 	}
-	if _, err := New("es", Options{URLs: []string{"http://x"}, Index: "i", DeadLetter: &failingDead{}, Routes: map[string]string{"a": "b-{x"}}); err == nil {
+	if _, err := New("es", Options{URLs: []string{"http://x"}, Index: "i", Routes: map[string]string{"a": "b-{x"}, Options: httpsink.Options{DeadLetter: &failingDead{}}}); err == nil {
 		t.Error("bad route template accepted")
 	}
 }

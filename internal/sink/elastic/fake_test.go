@@ -260,11 +260,13 @@ func newEnv(t *testing.T, flavor string, opt func(*Options)) *env {
 		t.Fatal(err)
 	}
 	o := Options{
-		URLs:       []string{es.srv.URL},
-		Index:      "logs-{kubernetes.namespace}-%Y.%m.%d",
-		DeadLetter: dl,
-		Logger:     slog.New(slog.DiscardHandler),
-		Now:        func() time.Time { return time.Date(2026, 11, 22, 16, 0, 0, 0, time.UTC) },
+		URLs:  []string{es.srv.URL},
+		Index: "logs-{kubernetes.namespace}-%Y.%m.%d",
+		Options: httpsink.Options{
+			DeadLetter: dl,
+			Logger:     slog.New(slog.DiscardHandler),
+			Now:        func() time.Time { return time.Date(2026, 11, 22, 16, 0, 0, 0, time.UTC) },
+		},
 	}
 	if opt != nil {
 		opt(&o)

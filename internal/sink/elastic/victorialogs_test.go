@@ -33,9 +33,11 @@ func TestVictoriaLogs(t *testing.T) {
 		Index: "logs-{kubernetes.namespace}-%Y.%m.%d",
 		Parameters: map[string]string{"_msg_field": "message", "_time_field": "@timestamp",
 			"_stream_fields": "kubernetes.namespace,kubernetes.pod.name"},
-		MaxRequestBytes: 4096, // several requests
-		DeadLetter:      dl,
-		Logger:          slog.New(slog.DiscardHandler),
+		Options: httpsink.Options{
+			MaxRequestBytes: 4096, // several requests
+			DeadLetter:      dl,
+			Logger:          slog.New(slog.DiscardHandler),
+		},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,7 @@
-// Package httpsink holds what the HTTP batch sinks (elastic, loki) share: the
-// records of a batch, the state kept for a batch that failed part-way, the
-// dead-letter file and its lines, and the HTTP client's settings (TLS, credentials
-// read from files).
+// Package httpsink holds what the HTTP batch sinks (elastic, loki) share: their
+// common Options and the Client built from them, the records of a batch, the state
+// kept for a batch that failed part-way, the dead-letter file and its lines, and
+// the HTTP client's settings (TLS, credentials read from files).
 package httpsink
 
 import (

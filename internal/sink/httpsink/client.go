@@ -13,36 +13,30 @@ import (
 
 	"github.com/logferry/logferry/internal/config"
 	"github.com/logferry/logferry/internal/secret"
-	"github.com/logferry/logferry/internal/sink"
 )
 
-// Settings are what an HTTP sink takes from its configuration's HTTP client and
-// dead-letter settings.
-type Settings struct {
-	Authorization Authorization // nil: none
-	TLS           *tls.Config   // nil: the defaults
-	DeadLetter    sink.Sink     // the caller closes it
-}
-
-// FromConfig reads the credentials (Auth) and TLS files (TLSConfig) of c, so that a
-// missing one fails at start, and opens the dead-letter file of d (NewDeadLetter,
-// name being the sink's), so that a bad path fails at start too.
-func FromConfig(name string, c config.HTTPClient, d config.DeadLetter, log *slog.Logger) (Settings, error) {
-	var st Settings
+// FromConfig returns the Options of sink name taken from its configuration: the
+// credentials (Auth) and TLS settings (TLSConfig) and the timeout of c, the
+// dead-letter file of d (NewDeadLetter; the caller closes it) and log. It reads the
+// credentials and TLS files first, so that a missing one fails at start with
+// nothing open, then opens the dead-letter file, so that a bad path fails at start
+// too. MaxRequestBytes, Transport and Now are left to the caller.
+func FromConfig(name string, c config.HTTPClient, d config.DeadLetter, log *slog.Logger) (Options, error) {
+	o := Options{Timeout: c.Timeout, Logger: log}
 	var err error
-	if st.Authorization, err = Auth(c); err != nil {
-		return Settings{}, err
+	if o.Authorization, err = Auth(c); err != nil {
+		return Options{}, err
 	}
-	if st.TLS, err = TLSConfig(c); err != nil {
-		return Settings{}, err
+	if o.TLS, err = TLSConfig(c); err != nil {
+		return Options{}, err
 	}
 	if d.DeadLetterPath == "" {
-		return Settings{}, errors.New("dead_letter_path is required")
+		return Options{}, errors.New("dead_letter_path is required")
 	}
-	if st.DeadLetter, err = NewDeadLetter(name, d, log); err != nil {
-		return Settings{}, err
+	if o.DeadLetter, err = NewDeadLetter(name, d, log); err != nil {
+		return Options{}, err
 	}
-	return st, nil
+	return o, nil
 }
 
 // Transport returns the usual transport of an HTTP sink: http.DefaultTransport's

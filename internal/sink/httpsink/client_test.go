@@ -158,19 +158,21 @@ func TestTLSConfig(t *testing.T) {
 	}
 }
 
-// TestFromConfig: credentials and TLS files are read before the dead-letter file
-// is opened, so a failure leaves nothing open.
+// TestFromConfig: the Options carry the credentials, the timeout, the logger and
+// the dead-letter file, and leave the rest to the sink; credentials and TLS files
+// are read before the dead-letter file is opened, so a failure leaves nothing open.
 func TestFromConfig(t *testing.T) {
 	write := writer(t)
 	dir := t.TempDir()
 	log := slog.New(slog.DiscardHandler)
 	dead := config.DeadLetter{DeadLetterPath: filepath.Join(dir, "dead.jsonl")}
-	st, err := FromConfig("lk", config.HTTPClient{BearerTokenFile: write("tok", "t")}, dead, log)
+	st, err := FromConfig("lk", config.HTTPClient{BearerTokenFile: write("tok", "t"), Timeout: 3 * time.Second}, dead, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.DeadLetter.Close(t.Context())
-	if h, _ := st.Authorization(); h != "Bearer t" || st.TLS != nil || st.DeadLetter.Name() != "lk-dead-letter" {
+	if h, _ := st.Authorization(); h != "Bearer t" || st.TLS != nil || st.DeadLetter.Name() != "lk-dead-letter" ||
+		st.Timeout != 3*time.Second || st.Logger != log || st.MaxRequestBytes != 0 || st.Transport != nil || st.Now != nil {
 		t.Fatalf("%+v", st)
 	}
 	for name, tc := range map[string]struct {

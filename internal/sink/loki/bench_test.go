@@ -27,7 +27,7 @@ func BenchmarkBuild(b *testing.B) {
 
 // benchBuild measures building every push of batch.
 func benchBuild(b *testing.B, batch *pipeline.Batch, json bool) {
-	s, err := New("b", Options{URL: "http://127.0.0.1:1", JSON: json, Logger: quiet()})
+	s, err := New("b", Options{URL: "http://127.0.0.1:1", JSON: json, Options: httpsink.Options{Logger: quiet()}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestBuildWithConstsMatchesRecords(t *testing.T) {
 		bodies := make([][]string, 2)
 		for i, withConsts := range []bool{false, true} {
 			batch := encodedBatch(withConsts)
-			s, err := New("b", Options{URL: "http://127.0.0.1:1", JSON: json, Logger: quiet(),
+			s, err := New("b", Options{URL: "http://127.0.0.1:1", JSON: json, Options: httpsink.Options{Logger: quiet()},
 				StructuredMetadata: append(DefaultStructuredMetadata(), Field{Name: "labels", Paths: []string{"kubernetes.labels"}})})
 			if err != nil {
 				t.Fatal(err)

@@ -16,6 +16,11 @@ import (
 //
 // It returns a sink.Sink (a *Sink), nil on error.
 func FromConfig(name string, c config.LokiSink, log *slog.Logger) (sink.Sink, error) {
+	ho, err := httpsink.FromConfig(name, c.HTTPClient, c.DeadLetter, log)
+	if err != nil {
+		return nil, fmt.Errorf("loki: %w", err)
+	}
+	ho.MaxRequestBytes = int(c.MaxRequestBytes)
 	o := Options{
 		URL:                c.URL,
 		Tenant:             c.Tenant,
@@ -26,21 +31,14 @@ func FromConfig(name string, c config.LokiSink, log *slog.Logger) (sink.Sink, er
 		StructuredMetadata: FieldsOf(c.StructuredMetadata),
 		LineRecord:         c.Line == "record",
 		Headers:            c.Headers,
-		Timeout:            c.Timeout,
-		MaxRequestBytes:    int(c.MaxRequestBytes),
-		Logger:             log,
+		Options:            ho,
 	}
 	for k, v := range c.StaticLabels {
 		o.StaticLabels = append(o.StaticLabels, Label{Name: k, Value: v})
 	}
-	st, err := httpsink.FromConfig(name, c.HTTPClient, c.DeadLetter, log)
-	if err != nil {
-		return nil, fmt.Errorf("loki: %w", err)
-	}
-	o.Authorization, o.TLS, o.DeadLetter = st.Authorization, st.TLS, st.DeadLetter
 	s, err := New(name, o)
 	if err != nil {
-		_ = o.DeadLetter.Close(context.Background())
+		_ = ho.DeadLetter.Close(context.Background())
 		return nil, err
 	}
 	return s, nil

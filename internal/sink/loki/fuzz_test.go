@@ -24,7 +24,8 @@ func FuzzBuild(f *testing.F) {
 		b := &pipeline.Batch{}
 		b.Add(&pipeline.Chunk{Data: data, Records: 1})
 		for _, json := range []bool{false, true} {
-			s, err := New("f", Options{URL: "http://127.0.0.1:1", JSON: json, NoGzip: true, MaxRequestBytes: int(limit) + 1, Now: now, Logger: quiet()})
+			s, err := New("f", Options{URL: "http://127.0.0.1:1", JSON: json, NoGzip: true,
+				Options: httpsink.Options{MaxRequestBytes: int(limit) + 1, Now: now, Logger: quiet()}})
 			if err != nil {
 				t.Fatal(err)
 			}

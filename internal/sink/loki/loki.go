@@ -46,12 +46,10 @@ package loki
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -110,26 +108,10 @@ type Options struct {
 	LineRecord bool
 	// Headers are added to every request.
 	Headers map[string]string
-	// Authorization returns the Authorization header of a request ("" none); it
-	// is called for every request, so that credentials read from files can change.
-	Authorization httpsink.Authorization
-	// TLS configures https (nil: system roots).
-	TLS *tls.Config
-	// Timeout bounds one request (default DefaultTimeout).
-	Timeout time.Duration
-	// MaxRequestBytes caps one uncompressed request body (default
-	// DefaultMaxRequestBytes); a single record larger than it is sent alone.
-	MaxRequestBytes int
-	// DeadLetter receives records Loki rejects for good, as JSON lines (Consume of
-	// a batch of one chunk); it must have accepted them durably when it returns
-	// nil. nil: such records fail the batch with a permanent error.
-	DeadLetter sink.Sink
-	// Logger (default slog.Default()).
-	Logger *slog.Logger
-	// Transport replaces the HTTP transport (tests).
-	Transport http.RoundTripper
-	// Now replaces time.Now (tests).
-	Now func() time.Time
+	// Options are the HTTP settings. Here DeadLetter may be nil: records Loki
+	// rejects for good then fail the batch with a permanent error; Timeout and
+	// MaxRequestBytes default to DefaultTimeout and DefaultMaxRequestBytes.
+	httpsink.Options
 }
 
 // DefaultLabels returns the default stream labels (those of config.DefaultLokiSink).
@@ -178,14 +160,7 @@ type Sink struct {
 	json    bool
 	gzip    bool
 	headers map[string]string
-	auth    httpsink.Authorization
-	timeout time.Duration
-	maxBody int
-	dead    sink.Sink
-	log     *slog.Logger
-	client  *http.Client
-	tr      http.RoundTripper
-	now     func() time.Time
+	client  httpsink.Client
 	ex      *extractor
 
 	mu      sync.Mutex
@@ -218,25 +193,9 @@ func New(name string, o Options) (*Sink, error) {
 		json:    o.JSON,
 		gzip:    o.JSON && !o.NoGzip,
 		headers: o.Headers,
-		auth:    o.Authorization,
-		timeout: o.Timeout,
-		maxBody: o.MaxRequestBytes,
-		dead:    o.DeadLetter,
-		log:     o.Logger,
-		now:     o.Now,
-	}
-	if s.timeout <= 0 {
-		s.timeout = DefaultTimeout
-	}
-	if s.maxBody <= 0 {
-		s.maxBody = DefaultMaxRequestBytes
-	}
-	if s.log == nil {
-		s.log = slog.Default()
-	}
-	s.log = s.log.With("sink", name)
-	if s.now == nil {
-		s.now = time.Now
+		client: httpsink.NewClient(name, o.Options, httpsink.Defaults{
+			Timeout: DefaultTimeout, MaxRequestBytes: DefaultMaxRequestBytes, IdlePerHost: 2,
+		}),
 	}
 	for route, tenant := range o.Routes {
 		if s.routes == nil {
@@ -256,13 +215,8 @@ func New(name string, o Options) (*Sink, error) {
 	if meta == nil {
 		meta = DefaultStructuredMetadata()
 	}
-	s.ex = newExtractor(labels, o.StaticLabels, meta, o.LineRecord, s.now)
+	s.ex = newExtractor(labels, o.StaticLabels, meta, o.LineRecord, s.client.Now)
 	s.req.index = map[string]int{}
-	s.tr = o.Transport
-	if s.tr == nil {
-		s.tr = httpsink.Transport(o.TLS, 2, s.timeout)
-	}
-	s.client = &http.Client{Transport: s.tr}
 	s.zw, _ = gzip.NewWriterLevel(io.Discard, gzip.BestSpeed) // klauspost's, as the Elasticsearch sink's
 	return s, nil
 }
@@ -294,13 +248,7 @@ func (s *Sink) Close(ctx context.Context) error {
 	}
 	s.closed = true
 	s.retry.Clear()
-	if t, ok := s.tr.(interface{ CloseIdleConnections() }); ok {
-		t.CloseIdleConnections()
-	}
-	if s.dead != nil {
-		return s.dead.Close(ctx)
-	}
-	return nil
+	return s.client.Close(ctx)
 }
 
 // Consume implements sink.Sink.
@@ -329,8 +277,8 @@ func (s *Sink) Consume(ctx context.Context, b *pipeline.Batch) error {
 	}
 
 	var failure error
-	limit := s.maxBody // lowered for the rest of the attempt by a 413
-	probe := 0         // > 0 while bisecting a rejected push
+	limit := s.client.MaxBody // lowered for the rest of the attempt by a 413
+	probe := 0                // > 0 while bisecting a rejected push
 	for len(recs) > 0 {
 		lim := limit
 		if probe > 0 && probe < lim {
@@ -350,7 +298,7 @@ func (s *Sink) Consume(ctx context.Context, b *pipeline.Batch) error {
 		}
 		if status == http.StatusRequestEntityTooLarge && n > 1 {
 			limit = max(size/2, 1)
-			s.log.Warn("push too large for the server (HTTP 413); lower max_request_bytes", "bytes", size)
+			s.client.Log.Warn("push too large for the server (HTTP 413); lower max_request_bytes", "bytes", size)
 			continue
 		}
 		if status == http.StatusBadRequest && metadataDisallowed(err) {
@@ -359,7 +307,7 @@ func (s *Sink) Consume(ctx context.Context, b *pipeline.Batch) error {
 			break
 		}
 		if status == http.StatusBadRequest || status == http.StatusUnprocessableEntity || status == http.StatusRequestEntityTooLarge {
-			if s.dead == nil {
+			if s.client.Dead == nil {
 				failure = sink.Permanent(fmt.Errorf("%w (no dead-letter file to keep them aside)", err))
 				break
 			}
@@ -554,7 +502,7 @@ func (s *Sink) build(b *pipeline.Batch, recs []httpsink.Rec, limit int) (n, size
 // and, unless it is 2xx, an error: marked permanent for 401, 403 and 4xx other than
 // 400, 408, 413, 422 and 429 (which Consume handles).
 func (s *Sink) post(ctx context.Context, tenant string) (int, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	ctx, cancel := context.WithTimeout(ctx, s.client.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(s.payload))
 	if err != nil {
@@ -575,18 +523,12 @@ func (s *Sink) post(ctx context.Context, tenant string) (int, error) {
 	if tenant != "" {
 		req.Header.Set("X-Scope-OrgID", tenant)
 	}
-	if s.auth != nil {
-		a, err := s.auth()
-		if err != nil {
-			s.fAuth.Add(1)
-			return 0, fmt.Errorf("loki %s: credentials: %w", s.name, err)
-		}
-		if a != "" {
-			req.Header.Set("Authorization", a)
-		}
+	if err := s.client.Authorize(req); err != nil {
+		s.fAuth.Add(1)
+		return 0, fmt.Errorf("loki %s: %w", s.name, err)
 	}
 	s.requests.Add(1)
-	resp, err := s.client.Do(req)
+	resp, err := s.client.HTTP.Do(req)
 	if err != nil {
 		s.fNetwork.Add(1)
 		return 0, fmt.Errorf("push to %s: %w", s.url, err)
@@ -668,19 +610,19 @@ func (s *Sink) addDead(dead *httpsink.DeadLines, b *pipeline.Batch, r httpsink.R
 		msg = se.Msg
 	}
 	l := deadLine{
-		Time: s.now().UTC().Format(time.RFC3339Nano), Sink: s.name, Status: status, Error: msg, Tenant: s.tenants[r.Group],
+		Time: s.client.Now().UTC().Format(time.RFC3339Nano), Sink: s.name, Status: status, Error: msg, Tenant: s.tenants[r.Group],
 		Labels: string(appendSelector(nil, s.ex.labels(nil, &record.Fields{Consts: b.Chunks[r.Chunk].Consts, Rec: d}))),
 	}
 	l.Record, l.RecordText = httpsink.Record(d)
 	if err := dead.Add(l); err != nil { // cannot happen: every part is valid
 		dead.AddLine(fmt.Appendf(nil, `{"sink":%q,"status":%d,"record_text":%q}`, s.name, status, d))
 	}
-	s.log.Warn("record rejected by Loki; written to the dead-letter file", "labels", l.Labels, "status", status, "error", msg)
+	s.client.Log.Warn("record rejected by Loki; written to the dead-letter file", "labels", l.Labels, "status", status, "error", msg)
 }
 
 // writeDead writes the dead-letter lines, if any, and counts them.
 func (s *Sink) writeDead(ctx context.Context, dead *httpsink.DeadLines) error {
-	n, err := dead.Write(ctx, s.dead)
+	n, err := dead.Write(ctx, s.client.Dead)
 	s.deadLettered.Add(uint64(n))
 	if err != nil {
 		return fmt.Errorf("loki %s: %w", s.name, err)

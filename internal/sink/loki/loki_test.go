@@ -143,11 +143,11 @@ func TestHeaders(t *testing.T) {
 		{"protobuf", Options{Tenant: "team-a"}, map[string]string{
 			"Content-Type": "application/x-protobuf", "Content-Encoding": "", "X-Scope-OrgID": "team-a", "Authorization": "",
 		}},
-		{"json gzip basic", Options{JSON: true, Authorization: func() (string, error) { return httpsink.BasicAuth("u", "p"), nil }}, map[string]string{
+		{"json gzip basic", Options{JSON: true, Options: httpsink.Options{Authorization: func() (string, error) { return httpsink.BasicAuth("u", "p"), nil }}}, map[string]string{
 			"Content-Type": "application/json", "Content-Encoding": "gzip", "X-Scope-OrgID": "", "Authorization": "Basic dTpw",
 		}},
 		{"json plain bearer headers", Options{JSON: true, NoGzip: true, Headers: map[string]string{"X-Extra": "1"},
-			Authorization: func() (string, error) { return httpsink.BearerAuth("first"), nil }}, map[string]string{
+			Options: httpsink.Options{Authorization: func() (string, error) { return httpsink.BearerAuth("first"), nil }}}, map[string]string{
 			"Content-Type": "application/json", "Content-Encoding": "", "Authorization": "Bearer first", "X-Extra": "1",
 		}},
 	} {
@@ -177,7 +177,7 @@ func TestOrdering(t *testing.T) {
 	for _, json := range []bool{false, true} {
 		t.Run(fmt.Sprint("json=", json), func(t *testing.T) {
 			c := newCapture(t, nil)
-			s := newSink(t, c.URL, Options{JSON: json, MaxRequestBytes: 4096})
+			s := newSink(t, c.URL, Options{JSON: json, Options: httpsink.Options{MaxRequestBytes: 4096}})
 			var chunks [][]string
 			n := 0
 			for range 5 {
@@ -225,7 +225,7 @@ func TestSplit(t *testing.T) {
 	for _, json := range []bool{false, true} {
 		t.Run(fmt.Sprint("json=", json), func(t *testing.T) {
 			c := newCapture(t, nil)
-			s := newSink(t, c.URL, Options{JSON: json, NoGzip: true, MaxRequestBytes: limit})
+			s := newSink(t, c.URL, Options{JSON: json, NoGzip: true, Options: httpsink.Options{MaxRequestBytes: limit}})
 			var recs []string
 			for i := range 60 {
 				msg := fmt.Sprintf("line %d", i)
@@ -302,7 +302,7 @@ func TestStatus(t *testing.T) {
 				}
 				return 0, ""
 			})
-			s := newSink(t, c.URL, Options{MaxRequestBytes: 1024, StructuredMetadata: []Field{}})
+			s := newSink(t, c.URL, Options{StructuredMetadata: []Field{}, Options: httpsink.Options{MaxRequestBytes: 1024}})
 			b := batchOf(recs)
 			err := s.Consume(t.Context(), b)
 			if (err != nil) != tc.want.err || sink.IsPermanent(err) != tc.want.permanent ||
@@ -352,7 +352,7 @@ func TestStatusNewBatch(t *testing.T) {
 		}
 		return 0, ""
 	})
-	s := newSink(t, c.URL, Options{MaxRequestBytes: 1024})
+	s := newSink(t, c.URL, Options{Options: httpsink.Options{MaxRequestBytes: 1024}})
 	recs := []string{
 		recLine("a", "w", "p", "c", "1", strings.Repeat("a", 600), t0),
 		recLine("a", "w", "p", "c", "2", strings.Repeat("b", 600), t0),
@@ -396,7 +396,7 @@ func TestRejectedDeadLetter(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s := newSink(t, c.URL, Options{MaxRequestBytes: 8192, DeadLetter: dl})
+			s := newSink(t, c.URL, Options{Options: httpsink.Options{MaxRequestBytes: 8192, DeadLetter: dl}})
 			var recs []string
 			for i := range 40 {
 				recs = append(recs, recLine("ns", "web", "web-1", "app", fmt.Sprint("id-", i), fmt.Sprintf("m%02d", i), t0))
@@ -457,7 +457,7 @@ func TestDeadLetterFailure(t *testing.T) {
 		return 0, ""
 	})
 	dl := &flakySink{fail: 1}
-	s := newSink(t, c.URL, Options{DeadLetter: dl})
+	s := newSink(t, c.URL, Options{Options: httpsink.Options{DeadLetter: dl}})
 	b := batchOf([]string{recLine("a", "w", "p", "c", "1", "good", t0), recLine("a", "w", "p", "c", "2", "bad", t0)})
 	if err := s.Consume(t.Context(), b); err == nil || !strings.Contains(err.Error(), "dead-letter") {
 		t.Fatalf("err %v", err)
@@ -480,7 +480,7 @@ func TestDeadLetterVerbatim(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := newSink(t, c.URL, Options{DeadLetter: dl})
+	s := newSink(t, c.URL, Options{Options: httpsink.Options{DeadLetter: dl}})
 	r := recLine("a", "w", "p", "c", "1", "if a<b && c>d {}\u2028", t0)
 	if err := s.Consume(t.Context(), batchOf([]string{r})); err != nil {
 		t.Fatal(err)
@@ -525,7 +525,7 @@ func TestTooLarge(t *testing.T) {
 		}
 		return 0, ""
 	})
-	s := newSink(t, c.URL, Options{MaxRequestBytes: 64 << 10})
+	s := newSink(t, c.URL, Options{Options: httpsink.Options{MaxRequestBytes: 64 << 10}})
 	var recs []string
 	for i := range 50 {
 		recs = append(recs, recLine("a", "w", "p", "c", fmt.Sprint(i), fmt.Sprint("m", i), t0))
@@ -553,7 +553,7 @@ func TestNetworkError(t *testing.T) {
 		t.Fatalf("err %v, stats %+v", err, s.Stats())
 	}
 	c2 := newCapture(t, nil)
-	s2 := newSink(t, c2.URL, Options{Authorization: func() (string, error) { return "", fmt.Errorf("gone") }})
+	s2 := newSink(t, c2.URL, Options{Options: httpsink.Options{Authorization: func() (string, error) { return "", fmt.Errorf("gone") }}})
 	if err := s2.Consume(t.Context(), batchOf([]string{recLine("a", "w", "p", "c", "1", "m", t0)})); err == nil || sink.IsPermanent(err) {
 		t.Fatalf("err %v", err)
 	}
@@ -610,7 +610,7 @@ func mustSnappy(t *testing.T, b []byte) []byte {
 // push has one tenant, and each tenant's records keep their order.
 func TestRoutes(t *testing.T) {
 	c := newCapture(t, nil)
-	s := newSink(t, c.URL, Options{Tenant: "main", Routes: map[string]string{"audit": "security", "pay": "payments"}, MaxRequestBytes: 2048})
+	s := newSink(t, c.URL, Options{Tenant: "main", Routes: map[string]string{"audit": "security", "pay": "payments"}, Options: httpsink.Options{MaxRequestBytes: 2048}})
 	var recs []string
 	want := map[string][]string{}
 	for i := range 60 {

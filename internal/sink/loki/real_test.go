@@ -12,6 +12,7 @@ import (
 	"github.com/logferry/logferry/internal/lokitest"
 	"github.com/logferry/logferry/internal/pipeline"
 	"github.com/logferry/logferry/internal/sink"
+	"github.com/logferry/logferry/internal/sink/httpsink"
 )
 
 // TestRealLoki pushes the agent's records to a real Grafana Loki, as protobuf and as
@@ -31,7 +32,7 @@ func TestRealLoki(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s := newSink(t, srv.PushURL(), Options{JSON: useJSON, DeadLetter: dl, StaticLabels: []Label{{Name: "run", Value: fmt.Sprint("r", i)}}})
+			s := newSink(t, srv.PushURL(), Options{JSON: useJSON, Options: httpsink.Options{DeadLetter: dl}, StaticLabels: []Label{{Name: "run", Value: fmt.Sprint("r", i)}}})
 			batch := encodedBatchAt(true, time.Now().Add(-time.Minute))
 			// One record Loki refuses, in the first chunk.
 			huge := batch.Chunks[0]
