@@ -6,26 +6,15 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// writer returns a function writing files in a temporary directory.
-func writer(t *testing.T) func(name, content string) string {
-	dir := t.TempDir()
-	return func(name, content string) string {
-		t.Helper()
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-}
+	"github.com/logferry/logferry/internal/secret/secrettest"
+)
 
 // TestFile: a secret file is read again when it changes; a version that
 // cannot be read, or is empty, keeps the last good value; without one it is an
 // error.
 func TestFile(t *testing.T) {
-	write := writer(t)
+	write := secrettest.Files(t)
 	path := write("token", "first\n")
 	f := &File{Path: path}
 	for _, step := range []struct {
@@ -75,7 +64,7 @@ func TestValue(t *testing.T) {
 	if _, err := Value("", filepath.Join(t.TempDir(), "missing")); err == nil {
 		t.Fatal("a missing file is no error")
 	}
-	p := writer(t)("pw", "s3cret\n")
+	p := secrettest.Files(t)("pw", "s3cret\n")
 	get, err = Value("ignored", p)
 	if v, _ := get(); err != nil || v != "s3cret" {
 		t.Fatalf("file: %q %v", v, err)

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/logferry/logferry/internal/config"
+	"github.com/logferry/logferry/internal/secret/secrettest"
 )
 
 // TestFromConfig builds the sink as the agent does: secrets from files, TLS with a CA
@@ -28,13 +29,7 @@ func TestFromConfig(t *testing.T) {
 	srv.StartTLS()
 	defer srv.Close()
 	dir := t.TempDir()
-	write := func(name, content string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := secrettest.Files(t)
 	ca := write("ca.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})))
 	t.Run("api key file and CA", func(t *testing.T) {
 		s, err := FromConfig("es", config.ElasticsearchSink{

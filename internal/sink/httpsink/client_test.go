@@ -17,23 +17,11 @@ import (
 
 	"github.com/logferry/logferry/internal/config"
 	"github.com/logferry/logferry/internal/secret"
+	"github.com/logferry/logferry/internal/secret/secrettest"
 )
 
-// writer returns a function writing files in a temporary directory.
-func writer(t *testing.T) func(name, content string) string {
-	dir := t.TempDir()
-	return func(name, content string) string {
-		t.Helper()
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-}
-
 func TestAuth(t *testing.T) {
-	write := writer(t)
+	write := secrettest.Files(t)
 	pw, tok := write("pw", "p\n"), write("tok", "s3cret\n")
 	for _, tc := range []struct {
 		name string
@@ -77,7 +65,7 @@ func TestAuth(t *testing.T) {
 // TestSecret: the header function sees the file's new content.
 func TestSecret(t *testing.T) {
 	t.Parallel()
-	write := writer(t)
+	write := secrettest.Files(t)
 	p := write("key", "one\n")
 	a, err := Secret("ignored", p, func(s string) string { return "Key " + s })
 	if err != nil {
@@ -111,7 +99,7 @@ func certFiles(t *testing.T, write func(name, content string) string) (cert, key
 }
 
 func TestTLSConfig(t *testing.T) {
-	write := writer(t)
+	write := secrettest.Files(t)
 	cert, key := certFiles(t, write)
 	yes, no := true, false
 	for _, tc := range []struct {
@@ -162,7 +150,7 @@ func TestTLSConfig(t *testing.T) {
 // the dead-letter file, and leave the rest to the sink; credentials and TLS files
 // are read before the dead-letter file is opened, so a failure leaves nothing open.
 func TestFromConfig(t *testing.T) {
-	write := writer(t)
+	write := secrettest.Files(t)
 	dir := t.TempDir()
 	log := slog.New(slog.DiscardHandler)
 	dead := config.DeadLetter{DeadLetterPath: filepath.Join(dir, "dead.jsonl")}
