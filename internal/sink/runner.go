@@ -362,7 +362,6 @@ func (r *Runner) wait(ctx context.Context, d time.Duration, failure error) error
 	}
 }
 
-
 func (r *Runner) succeeded(b *pipeline.Batch) {
 	chunks, records, bytes := len(b.Chunks), b.Records, b.Bytes
 	b.Done()
