@@ -12,7 +12,6 @@ import (
 	"math/big"
 	"net"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 	"github.com/logferry/logferry/internal/config"
 	"github.com/logferry/logferry/internal/pipeline"
 	"github.com/logferry/logferry/internal/secret"
+	"github.com/logferry/logferry/internal/secret/secrettest"
 	"github.com/logferry/logferry/internal/sink"
 )
 
@@ -69,13 +69,10 @@ func TestRunnerRetries(t *testing.T) {
 	}
 }
 
+// writeFile writes content to a new file name of t and returns its path.
 func writeFile(t *testing.T, name, content string) string {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return secrettest.Files(t)(name, content)
 }
 
 func TestSASL(t *testing.T) {
