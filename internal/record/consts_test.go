@@ -53,7 +53,7 @@ func TestConstsMatchRecords(t *testing.T) {
 		}
 		var paths []string
 		leafPaths("", consts, &paths)
-		paths = append(paths, "log.offset", "event.id", "message", "kubernetes.labels.missing", "fields.level", "log")
+		paths = append(paths, "log.offset", "log.flags", "event.id", "message", "stream", "@timestamp", "kubernetes.labels.missing", "fields.level", "log")
 		for i := range entries {
 			var enc Encoder
 			e := entries[i]

@@ -187,7 +187,10 @@ func (f *Fields) Scalar(path string) ([]byte, bool) {
 // objects are the records' own; "log" itself is not (records add the offset and
 // flags to it).
 func (f *Fields) Raw(path string) []byte {
-	if f.Consts != nil && path != "log" && path != "" {
+	// Consts hold nothing else: other paths (stream, event.id, log.offset) go to the
+	// record at once instead of after a scan of Consts that cannot find them (with
+	// Loki's default metadata, that scan was half of building a push).
+	if f.Consts != nil && (constRoot(path) || strings.HasPrefix(path, "log.file")) {
 		if v := Lookup(f.Consts, path); v != nil {
 			return v
 		}
