@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/logferry/logferry/internal/status"
+	"github.com/logferry/logferry/internal/testenv"
 )
 
 // testStatus is a hand-made document: one sink, two files of one container.
@@ -60,18 +60,6 @@ func statusServer(t *testing.T, failures int64) (*httptest.Server, *atomic.Int64
 	return srv, &n
 }
 
-// closedAddr returns a local address nothing listens on.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
 // runStatusCmd runs `logferry status args...` until it returns or ctx ends.
 func runStatusCmd(ctx context.Context, args ...string) (stdout, stderr string, err error) {
 	cmd := newStatusCmd()
@@ -87,7 +75,7 @@ func runStatusCmd(ctx context.Context, args ...string) (stdout, stderr string, e
 func TestStatusOnce(t *testing.T) {
 	srv, _ := statusServer(t, 0)
 	host := strings.TrimPrefix(srv.URL, "http://")
-	bad := closedAddr(t)
+	bad := testenv.ClosedAddr(t)
 	notAgent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("<html>hello</html>"))
 	}))

@@ -10,22 +10,11 @@ import (
 	"time"
 
 	"github.com/logferry/logferry/internal/pipeline"
+	"github.com/logferry/logferry/internal/testenv"
 )
 
-// closedAddr returns a local TCP address nothing listens on (it did a moment ago).
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
 func TestDialAddr(t *testing.T) {
-	addr := closedAddr(t)
+	addr := testenv.ClosedAddr(t)
 	_, refused := net.Dial("tcp", addr)
 	if refused == nil {
 		t.Fatalf("dial %s succeeded", addr)
@@ -98,7 +87,7 @@ func TestRunnerProbesUnreachableDestination(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := &dialSink{addr: closedAddr(t), calls: make(chan time.Time, 10)}
+			s := &dialSink{addr: testenv.ClosedAddr(t), calls: make(chan time.Time, 10)}
 			in := make(chan *pipeline.Chunk, 1)
 			in <- newChunk(record(0, 10))
 			ctx, cancel := context.WithCancel(context.Background())

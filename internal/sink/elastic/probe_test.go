@@ -10,6 +10,7 @@ import (
 
 	"github.com/logferry/logferry/internal/pipeline"
 	"github.com/logferry/logferry/internal/sink"
+	"github.com/logferry/logferry/internal/testenv"
 )
 
 // TestNodeBackProbed: with the only node not listening, a batch fails on the dial;
@@ -17,12 +18,7 @@ import (
 // hour: the runner's probe must connect and retry at once (the sink's error has to
 // carry net/http's dial error for that).
 func TestNodeBackProbed(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := testenv.ClosedAddr(t)
 	e := newEnv(t, "es8", func(o *Options) { o.URLs = []string{"http://" + addr} })
 
 	b := batch([]string{"a", "b"})
@@ -54,6 +50,7 @@ func TestNodeBackProbed(t *testing.T) {
 
 	node := httptest.NewUnstartedServer(http.HandlerFunc(e.es.serve))
 	node.Listener.Close()
+	var err error
 	if node.Listener, err = net.Listen("tcp", addr); err != nil {
 		t.Fatalf("listen again on %s: %v", addr, err)
 	}
