@@ -7,8 +7,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,6 +28,7 @@ type outageFlags struct {
 	duration, warmup, drainLimit time.Duration
 	rate, rotateSize             string
 	memLimit, deleted            string
+	mode                         string // how the sink is down: 503 or refuse
 	sampleEvery, trace           time.Duration
 }
 
@@ -39,14 +40,19 @@ func (o *outageFlags) register() {
 	flag.StringVar(&o.rotateSize, "rotate-size", "4MiB", "outage benchmark: the simulated kubelet's containerLogMaxSize (5 files kept, older ones gzipped: the agent holds deleted files open)")
 	flag.StringVar(&o.memLimit, "memory-limit", "40MiB", "outage benchmark: the agent's pipeline.memory_limit")
 	flag.StringVar(&o.deleted, "deleted-budget", "1GiB", "outage benchmark: the agent's sources.deleted_budget")
+	flag.StringVar(&o.mode, "outage-mode", "503", "outage benchmark: how the sink is down: 503 (the cluster answers every bulk request 503: the runner backs off) or refuse (the node is gone: connections are refused, and the runner probes the address)")
 	flag.DurationVar(&o.sampleEvery, "sample", 250*time.Millisecond, "outage benchmark: how often the agent's RSS and metrics are sampled")
 	flag.DurationVar(&o.trace, "trace", 5*time.Second, "outage benchmark: how often a line of the samples is printed (0: never)")
 }
 
 // bulkServer stands in for an Elasticsearch cluster: while down it answers every
-// bulk request 503, otherwise it accepts every item.
+// bulk request 503 or (refuse) does not listen at all, otherwise it accepts every
+// item.
 type bulkServer struct {
-	*httptest.Server
+	URL      string
+	addr     string // host:port, kept across an outage in refuse mode
+	refuse   bool
+	srv      *http.Server
 	down     atomic.Bool
 	accepted atomic.Int64 // items answered 201
 	refused  atomic.Int64 // requests answered 503
@@ -54,11 +60,44 @@ type bulkServer struct {
 	upAt     atomic.Int64 // unix ns when the outage ended
 }
 
-func newBulkServer() *bulkServer {
-	b := &bulkServer{}
-	b.Server = httptest.NewServer(b)
-	return b
+func newBulkServer(mode string) (*bulkServer, error) {
+	if mode != "503" && mode != "refuse" {
+		return nil, fmt.Errorf("-outage-mode %q: want 503 or refuse", mode)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	b := &bulkServer{addr: l.Addr().String(), refuse: mode == "refuse"}
+	b.URL = "http://" + b.addr
+	b.serve(l)
+	return b, nil
 }
+
+func (b *bulkServer) serve(l net.Listener) {
+	b.srv = &http.Server{Handler: b}
+	go b.srv.Serve(l)
+}
+
+// setDown starts (true) or ends the outage.
+func (b *bulkServer) setDown(down bool) error {
+	if !b.refuse {
+		b.down.Store(down)
+		return nil
+	}
+	if down {
+		return b.srv.Close() // the listener and every connection
+	}
+	l, err := net.Listen("tcp", b.addr)
+	if err != nil {
+		return fmt.Errorf("bulk server back on %s: %w", b.addr, err)
+	}
+	b.serve(l)
+	return nil
+}
+
+// Close stops the server.
+func (b *bulkServer) Close() { b.srv.Close() }
 
 func (b *bulkServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
@@ -172,7 +211,10 @@ func outageRun(f flags, dir string) error {
 	if err := os.MkdirAll(filepath.Join(node, "pods"), 0o755); err != nil {
 		return err
 	}
-	srv := newBulkServer()
+	srv, err := newBulkServer(o.mode)
+	if err != nil {
+		return err
+	}
 	defer srv.Close()
 	conf := agentConf{
 		data: filepath.Join(dir, "data"), pods: filepath.Join(node, "pods"),
@@ -200,8 +242,8 @@ func outageRun(f flags, dir string) error {
 	baseline := rss(a.pid())
 
 	lineRate := float64(rate) / float64(f.size+criLineOverhead)
-	fmt.Printf("outage: %d pods writing %.1f MB/s (%.0f lines/s of ~%d bytes), rotated at %s keeping 5 files; sink up %v, down %v, then up\n",
-		f.pods, float64(rate)/1e6, lineRate, f.size+criLineOverhead, o.rotateSize, o.warmup, o.duration)
+	fmt.Printf("outage: %d pods writing %.1f MB/s (%.0f lines/s of ~%d bytes), rotated at %s keeping 5 files; sink up %v, down %v (%s), then up\n",
+		f.pods, float64(rate)/1e6, lineRate, f.size+criLineOverhead, o.rotateSize, o.warmup, o.duration, map[bool]string{true: "connections refused", false: "every request answered 503"}[srv.refuse])
 	fmt.Printf("agent: pipeline.memory_limit %s, sources.deleted_budget %s; idle RSS (empty node) %.1f MiB\n\n", o.memLimit, o.deleted, mib(baseline))
 	ctx, stopGen := context.WithCancel(context.Background())
 	defer stopGen()
@@ -284,11 +326,15 @@ func (tl *timeline) sampleUntil(d time.Duration, phase int, stop func(sample) bo
 // o.drainLimit passes (caughtUp stays 0).
 func (tl *timeline) run(o outageFlags, rate int64) {
 	tl.sampleUntil(o.warmup, phaseBefore, nil)
-	tl.srv.down.Store(true)
+	if err := tl.srv.setDown(true); err != nil {
+		fmt.Println("bench:", err)
+	}
 	tl.downAt = time.Since(tl.start)
 	tl.sampleUntil(tl.downAt+o.duration, phaseOutage, nil)
 	tl.srv.upAt.Store(time.Now().UnixNano())
-	tl.srv.down.Store(false)
+	if err := tl.srv.setDown(false); err != nil {
+		fmt.Println("bench:", err)
+	}
 	tl.upAt = time.Since(tl.start)
 	if tl.onUp != nil {
 		tl.onUp()
@@ -360,7 +406,7 @@ func (tl *timeline) report(o outageFlags, m *gen.Manifest, final samples, u usag
 			firstOK.Seconds(), o.drainLimit, last.lag/1e6)
 	} else {
 		drain := tl.caughtUp - tl.upAt
-		fmt.Printf("drain: first bulk request accepted %.1f s after the sink returned (the runner's backoff); backlog down to under 1 s of input %.1f s after it (%.1f s after that first request)\n",
+		fmt.Printf("drain: first bulk request accepted %.1f s after the sink returned (the runner's backoff or, when connections were refused, its probe); backlog down to under 1 s of input %.1f s after it (%.1f s after that first request)\n",
 			firstOK.Seconds(), drain.Seconds(), (drain - firstOK).Seconds())
 	}
 	fmt.Printf("given up: node-wide bytes %.0f (budget %.0f, line_cap %.0f), lines %.0f; per-container bytes, highest sum seen %.0f\n",
