@@ -91,6 +91,14 @@ func New(o Options, h Handler) (*Watcher, error) {
 	if o.OnError == nil {
 		o.OnError = func(string, error) {}
 	}
+	// Events name directories as they were watched: the roots as configured, with a
+	// trailing slash or not, must name them the way the scan's paths do.
+	if o.PodsDir != "" {
+		o.PodsDir = filepath.Clean(o.PodsDir)
+	}
+	if o.DockerDir != "" {
+		o.DockerDir = filepath.Clean(o.DockerDir)
+	}
 	fw, err := fsnotify.NewBufferedWatcher(4096)
 	if err != nil {
 		return nil, fmt.Errorf("discover: start inotify: %w", err)

@@ -12,7 +12,10 @@ import (
 type recorder struct {
 	mu      sync.Mutex
 	changed map[string]bool
+	written map[string]int
 }
+
+func newRecorder() *recorder { return &recorder{changed: map[string]bool{}, written: map[string]int{}} }
 
 func (r *recorder) Sync([]Group) {}
 func (r *recorder) Changed(g Group) {
@@ -20,11 +23,75 @@ func (r *recorder) Changed(g Group) {
 	r.changed[g.Dir] = true
 	r.mu.Unlock()
 }
-func (r *recorder) Written(string) {}
+func (r *recorder) Written(key string) {
+	r.mu.Lock()
+	r.written[key]++
+	r.mu.Unlock()
+}
 func (r *recorder) seen(dir string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.changed[dir]
+}
+func (r *recorder) writes() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, c := range r.written {
+		n += c
+	}
+	return n
+}
+
+// waitFor polls cond every 5 ms for up to 5 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 5s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestEventDriven: with the full rescan an hour away, a new pod's container
+// directory is found and its file's writes are reported from inotify's events alone,
+// whichever way the root is spelled.
+func TestEventDriven(t *testing.T) {
+	for _, suffix := range []string{"", "/", "/."} {
+		t.Run("root"+suffix, func(t *testing.T) {
+			root := t.TempDir()
+			rec := newRecorder()
+			w, err := New(Options{PodsDir: root + suffix, RescanInterval: time.Hour}, rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- w.Run(ctx) }()
+			time.Sleep(50 * time.Millisecond) // the first full scan has watched the root
+			container := filepath.Join(root, "prod_web-0_uid-1", "app")
+			if err := os.MkdirAll(container, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "new container directory found", func() bool { return rec.seen(container) })
+			f, err := os.Create(filepath.Join(container, "0.log"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			for range 100 {
+				if _, err := f.WriteString("2026-11-22T10:00:00Z stdout F line\n"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			waitFor(t, "writes reported", func() bool { return rec.writes() > 0 })
+			cancel()
+			<-done
+		})
+	}
 }
 
 // TestContainerDirCreatedWhileListing: a container directory created between the
@@ -32,7 +99,7 @@ func (r *recorder) seen(dir string) bool {
 // not at the next full rescan (which is set far away here).
 func TestContainerDirCreatedWhileListing(t *testing.T) {
 	root := t.TempDir()
-	rec := &recorder{changed: map[string]bool{}}
+	rec := newRecorder()
 	w, err := New(Options{PodsDir: root, RescanInterval: time.Hour}, rec)
 	if err != nil {
 		t.Fatal(err)
