@@ -55,6 +55,26 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// run starts a watcher of pods root for rec, with the full rescan an hour away; edit,
+// if not nil, changes it before it runs. It stops when the test ends.
+func run(t *testing.T, root string, rec *recorder, edit func(*Watcher)) {
+	t.Helper()
+	w, err := New(Options{PodsDir: root, RescanInterval: time.Hour}, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(w)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+}
+
 // TestEventDriven: with the full rescan an hour away, a new pod's container
 // directory is found and its file's writes are reported from inotify's events alone,
 // whichever way the root is spelled.
@@ -63,14 +83,7 @@ func TestEventDriven(t *testing.T) {
 		t.Run("root"+suffix, func(t *testing.T) {
 			root := t.TempDir()
 			rec := newRecorder()
-			w, err := New(Options{PodsDir: root + suffix, RescanInterval: time.Hour}, rec)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			done := make(chan error, 1)
-			go func() { done <- w.Run(ctx) }()
+			run(t, root+suffix, rec, nil)
 			time.Sleep(50 * time.Millisecond) // the first full scan has watched the root
 			container := filepath.Join(root, "prod_web-0_uid-1", "app")
 			if err := os.MkdirAll(container, 0o755); err != nil {
@@ -88,8 +101,6 @@ func TestEventDriven(t *testing.T) {
 				}
 			}
 			waitFor(t, "writes reported", func() bool { return rec.writes() > 0 })
-			cancel()
-			<-done
 		})
 	}
 }
@@ -100,34 +111,20 @@ func TestEventDriven(t *testing.T) {
 func TestContainerDirCreatedWhileListing(t *testing.T) {
 	root := t.TempDir()
 	rec := newRecorder()
-	w, err := New(Options{PodsDir: root, RescanInterval: time.Hour}, rec)
-	if err != nil {
-		t.Fatal(err)
-	}
 	pod := "prod_web-0_uid-1"
 	container := filepath.Join(root, pod, "app")
-	w.afterWatch = func(dir string) {
-		if filepath.Base(dir) == pod && !rec.seen(container) {
-			if err := os.Mkdir(container, 0o755); err != nil && !os.IsExist(err) {
-				t.Error(err)
+	run(t, root, rec, func(w *Watcher) {
+		w.afterWatch = func(dir string) {
+			if filepath.Base(dir) == pod && !rec.seen(container) {
+				if err := os.Mkdir(container, 0o755); err != nil && !os.IsExist(err) {
+					t.Error(err)
+				}
 			}
 		}
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
+	})
 	time.Sleep(100 * time.Millisecond) // the first full scan has watched the root
 	if err := os.Mkdir(filepath.Join(root, pod), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for !rec.seen(container) {
-		if time.Now().After(deadline) {
-			t.Fatal("container directory created while its pod directory was being scanned not found within 5s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	cancel()
-	<-done
+	waitFor(t, "container directory created while its pod directory was being scanned found", func() bool { return rec.seen(container) })
 }
