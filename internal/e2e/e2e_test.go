@@ -185,6 +185,12 @@ func runKillLoop(t *testing.T, sc scenario, d delivery) {
 			os.WriteFile(filepath.Join(root, "agent.log"), []byte(agentLogs.String()+"---- last agent ----\n"+agent.log.String()), 0o644)
 		}
 	}()
+	// The kills are spread over gen's run (paced: pods*2*lines at 3000 lines/s): each
+	// takes at most a window of 80 % of the run divided by the kills, a random wait
+	// then the agent down for a random while, so all of them happen before gen ends
+	// however the dice fall (with waits of 0.4-1.6 s and downtimes up to 0.4 s, about
+	// one run in a hundred of an 8 s gen ran out of time for the fifth kill).
+	window := time.Duration(float64(pods*2*lines)/3000*0.8*float64(time.Second)) / time.Duration(max(sc.kills, 1))
 	genFinished := false
 	for !genFinished {
 		select {
@@ -193,11 +199,11 @@ func runKillLoop(t *testing.T, sc scenario, d delivery) {
 				t.Fatalf("gen failed: %v\n%s", err, genLog)
 			}
 			genFinished = true
-		case <-time.After(time.Duration(400+r.IntN(1200)) * time.Millisecond):
+		case <-time.After(window/4 + time.Duration(r.Int64N(int64(window/2)))):
 			if kills < sc.kills {
 				agent.kill(t)
 				kills++
-				time.Sleep(time.Duration(r.IntN(400)) * time.Millisecond)
+				time.Sleep(time.Duration(r.Int64N(int64(window / 4))))
 				agent = startAgent(t, cfg, root)
 			}
 		}
