@@ -31,9 +31,10 @@ type RunnerOptions struct {
 	// Backoff is the retry policy (default DefaultBackoff).
 	Backoff Backoff
 	// ProbeInterval: while a batch waits out its backoff after a failure in which
-	// the destination could not be connected to at all (a failed dial: connection
-	// refused, no route, DNS), the runner tries a bare TCP connection to the address
-	// that failed this often, and retries the batch as soon as one succeeds. A
+	// the destination could not be connected to at all (a failed dial with an
+	// address: connection refused, no route, a timeout; not a DNS failure, which has
+	// none), the runner tries a bare TCP connection to the address that failed this
+	// often, and retries the batch as soon as one succeeds. A
 	// destination back from an outage is then used within about this long instead
 	// of after up to Backoff.Max; failures with an answer (429, 5xx, a Kafka error
 	// code) wait out their backoff as before. Default DefaultProbeInterval; negative
